@@ -1,0 +1,1 @@
+"""wattplan's reconciler: load a snapshot, plan it (pure), write the decisions back."""

@@ -1,0 +1,39 @@
+"""Where the database is: resolved from arguments only, so tests never touch the real environment."""
+
+from collections.abc import Mapping
+from pathlib import Path
+
+DB_FILENAME = "wattplan.db"
+
+
+def resolve_db_url(option: str | None, environ: Mapping[str, str], user_dir: Path) -> str:
+    """The SQLAlchemy URL of the database, first found wins.
+
+    1. `--db` (a path or a URL),
+    2. `WATTPLAN_DB` (a path or a URL),
+    3. `$STATE_DIRECTORY/wattplan.db` (systemd sets it from `StateDirectory=`; the first entry
+       of its colon-separated list),
+    4. `user_dir/wattplan.db` (the CLI passes `typer.get_app_dir("wattplan")`).
+    """
+    for candidate in (option, environ.get("WATTPLAN_DB")):
+        if candidate:
+            return as_url(candidate)
+    state_dir = environ.get("STATE_DIRECTORY")
+    if state_dir:
+        return as_url(str(Path(state_dir.split(":")[0]) / DB_FILENAME))
+    return as_url(str(user_dir / DB_FILENAME))
+
+
+def as_url(path_or_url: str) -> str:
+    """`sqlite:///abs/path` for a path; a URL (anything with `://`) unchanged."""
+    if "://" in path_or_url:
+        return path_or_url
+    return f"sqlite:///{Path(path_or_url).expanduser().resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a `sqlite:///` URL, or None for another database or in-memory SQLite."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url in (prefix, prefix + ":memory:"):
+        return None
+    return Path(url[len(prefix):].split("?")[0])

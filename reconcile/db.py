@@ -1,0 +1,102 @@
+"""Engines and transactions: SQLite tuned for a minutely writer racing people's CLI calls.
+
+Every connection gets WAL (readers never block the tick), a 10 s busy timeout, foreign keys and
+synchronous=NORMAL (durable at each WAL checkpoint, safe against corruption on power loss).
+Write transactions begin with `BEGIN IMMEDIATE` (SQLAlchemy's pysqlite recipe): the default
+deferred BEGIN fails at once with "database is locked" when a read upgrades to a write.
+"""
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session
+
+import migrations
+from reconcile.config import sqlite_path
+from reconcile.errors import BusyError, NotMigratedError, ReconcileError
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(url: str, *, write: bool = True) -> Engine:
+    """An engine for `url`; `write=False` opens plain deferred transactions for read-only views."""
+    path = sqlite_path(url)
+    if path is not None and write and not path.parent.is_dir():
+        raise ReconcileError(f"cannot create the database: directory {path.parent} does not exist")
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if path else {})
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine, begin="BEGIN IMMEDIATE" if write else "BEGIN")
+    return engine
+
+
+def _tune_sqlite(engine: Engine, *, begin: str) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # let the "begin" hook below emit BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:
+            pass  # a read-only file keeps its journal mode; reads still work
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection) -> None:
+        connection.exec_driver_sql(begin)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The alembic revision the database is at, or None for an empty database."""
+    with engine.connect() as connection:
+        try:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except OperationalError as error:
+            if "no such table" in str(error):
+                return None
+            raise
+
+
+def require_head(engine: Engine) -> None:
+    """Refuse a database that is not at the newest revision (one line, its own exit code)."""
+    revision = translate_errors(current_revision, engine)
+    if revision != migrations.HEAD:
+        found = "an empty database" if revision is None else f"revision {revision}"
+        raise NotMigratedError(
+            f"the database is at {found}, not {migrations.HEAD}: run `wattplan db upgrade`"
+        )
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One session in one transaction: committed on success, rolled back on any error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def translate_errors(function, *args, **kwargs):
+    """Call `function`, turning database failures into one-line `ReconcileError`s."""
+    try:
+        return function(*args, **kwargs)
+    except DBAPIError as error:
+        raise database_error(error) from None
+
+
+def database_error(error: DBAPIError) -> ReconcileError:
+    """The user-facing error for a failed database operation: transient ones exit BUSY."""
+    message = str(error.orig).splitlines()[0] if error.orig is not None else str(error)
+    lowered = message.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return BusyError(f"database busy, try again: {message}")
+    if "full" in lowered or "disk i/o" in lowered:
+        return BusyError(f"the disk refused the write ({message}); nothing was changed")
+    if "readonly" in lowered or "read-only" in lowered:
+        return ReconcileError(f"the database is read-only ({message}); nothing was changed")
+    if "unable to open" in lowered:
+        return ReconcileError(f"cannot open the database ({message})")
+    return ReconcileError(f"database error: {message}")

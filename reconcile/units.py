@@ -1,0 +1,102 @@
+"""Durations, powers and times as people write them, parsed strictly (DESIGN.md, Interfaces).
+
+Every parser raises `ReconcileError` with a one-line message naming the bad text, so the CLI and
+the scenario loader report mistakes the same way.
+"""
+
+import math
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from reconcile.errors import ReconcileError
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_POWER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|nan|inf)\s*(kw|w)?\s*$", re.I)
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def parse_duration(text: str, *, what: str = "duration") -> int:
+    """Seconds in `90m`, `1h30m`, `4h`, `45s`, `2d` (or a bare number of seconds); always > 0."""
+    cleaned = str(text).strip().lower().replace(" ", "")
+    if cleaned.isdigit():
+        seconds = float(cleaned)
+    else:
+        parts = _DURATION_PART.findall(cleaned)
+        if not parts or "".join(n + u for n, u in parts) != cleaned:
+            raise ReconcileError(f"{what} {text!r} is not a duration like 90m, 1h30m or 4h")
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ReconcileError(f"{what} {text!r} must be longer than zero")
+    return round(seconds)
+
+
+def parse_power(text: str | float, *, what: str = "power") -> float:
+    """Watts in `2000`, `2000W`, `2kW`, `2.5 kW`; finite and > 0."""
+    match = _POWER.match(str(text))
+    if not match:
+        raise ReconcileError(f"{what} {text!r} is not a power like 2000, 2000W or 2kW")
+    value = float(match.group(1)) * (1000 if (match.group(2) or "").lower() == "kw" else 1)
+    if not math.isfinite(value) or value <= 0:
+        raise ReconcileError(f"{what} {text!r} must be a finite power above zero")
+    return value
+
+
+def parse_zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name` (`Europe/Lisbon`)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReconcileError(f"unknown timezone {name!r}: use an IANA name like Europe/Lisbon") from None
+
+
+def parse_time(text: str, *, now: datetime, zone: ZoneInfo, what: str = "time") -> datetime:
+    """A UTC instant from ISO 8601 (naive means the home's zone) or `HH:MM` (next occurrence)."""
+    clock = _CLOCK.match(text.strip())
+    if clock:
+        return _next_occurrence(int(clock.group(1)), int(clock.group(2)), now=now, zone=zone, text=text)
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ReconcileError(f"{what} {text!r} is not ISO 8601 (2026-06-30T18:00) or HH:MM") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(UTC)
+
+
+def _next_occurrence(hour: int, minute: int, *, now: datetime, zone: ZoneInfo, text: str) -> datetime:
+    if hour > 23 or minute > 59:
+        raise ReconcileError(f"time {text!r} is not a clock time between 00:00 and 23:59")
+    local_day: date = now.astimezone(zone).date()
+    for offset in range(3):  # the next day always has the time, even across a DST change
+        candidate = datetime.combine(local_day + timedelta(days=offset), time(hour, minute), zone)
+        if candidate.astimezone(UTC) > now:
+            return candidate.astimezone(UTC)
+    raise AssertionError("unreachable: a clock time recurs within two days")
+
+
+def format_duration(seconds: float) -> str:
+    """`1h30m`, `45s`, `0s`: the inverse of `parse_duration`, rounded to seconds."""
+    total = round(seconds)
+    if total == 0:
+        return "0s"
+    sign, total = ("-", -total) if total < 0 else ("", total)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "") + (f"{secs}s" if secs else "")
+    return sign + text
+
+
+def format_power(watts: float) -> str:
+    """`2.5kW` from 2500, `800W` from 800."""
+    if abs(watts) >= 1000:
+        return f"{watts / 1000:.3g}kW"
+    return f"{watts:.0f}W"
+
+
+def utc(moment: datetime) -> datetime:
+    """`moment` as an aware UTC datetime; naive values (as SQLite returns them) are taken as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
