@@ -1,0 +1,155 @@
+"""The home, its appliances and their programs: created and changed by people through the CLI."""
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from models import OBJECTIVES, PLANNERS, Appliance, Execution, Home, Profile
+from reconcile.errors import ReconcileError
+from reconcile.store import load_home
+from reconcile.units import format_power, parse_zone
+
+
+def init_home(session: Session, *, now: datetime, limit_w: float | None, timezone: str | None,
+              slot_s: int | None = None, horizon_s: int | None = None, reserve_w: float | None = None,
+              objective: str | None = None, planner: str | None = None) -> tuple[Home, bool]:
+    """Create the home, or update the settings given; returns (home, created)."""
+    home = session.execute(select(Home).order_by(Home.id)).scalars().first()
+    created = home is None
+    if created:
+        if limit_w is None or timezone is None:
+            raise ReconcileError("a new home needs --limit and --timezone")
+        home = Home(limit_w=limit_w, timezone=timezone, created_at=now, updated_at=now)
+    settings = {"limit_w": limit_w, "timezone": timezone, "slot_s": slot_s, "horizon_s": horizon_s,
+                "reserve_w": reserve_w, "objective": objective, "planner": planner}
+    for name, value in settings.items():
+        if value is not None:
+            setattr(home, name, value)
+    _check_home(home)
+    home.updated_at = now
+    session.add(home)
+    session.flush()
+    return home, created
+
+
+def _check_home(home: Home) -> None:
+    parse_zone(home.timezone)
+    if home.horizon_s < home.slot_s:
+        raise ReconcileError(f"horizon {home.horizon_s}s is shorter than one slot ({home.slot_s}s)")
+    if home.objective not in OBJECTIVES:
+        raise ReconcileError(f"unknown objective {home.objective!r}: choose {', '.join(OBJECTIVES)}")
+    if home.planner not in PLANNERS:
+        raise ReconcileError(f"unknown planner {home.planner!r}: choose {', '.join(PLANNERS)}")
+    if home.reserve_w < 0 or not math.isfinite(home.reserve_w):
+        raise ReconcileError("the reserve must be a finite power of zero or more")
+
+
+def add_appliance(session: Session, *, now: datetime, name: str, interruptible: bool = False,
+                  min_run_s: int = 0, min_pause_s: int = 0, priority_class: int = 5,
+                  max_delay_s: int | None = None) -> Appliance:
+    """A new appliance of the home; names are unique per home."""
+    home = load_home(session)
+    if not name.strip():
+        raise ReconcileError("an appliance needs a name")
+    if find_appliance(session, home.id, name, required=False) is not None:
+        raise ReconcileError(f"appliance {name!r} already exists")
+    check_priority_class(priority_class)
+    if not interruptible and (min_run_s or min_pause_s):
+        raise ReconcileError("--min-run and --min-pause apply only to an --interruptible appliance")
+    appliance = Appliance(home_id=home.id, name=name, interruptible=interruptible, min_run_s=min_run_s,
+                          min_pause_s=min_pause_s, priority_class=priority_class, max_delay_s=max_delay_s,
+                          created_at=now)
+    session.add(appliance)
+    session.flush()
+    return appliance
+
+
+def check_priority_class(value: int) -> None:
+    if not 1 <= value <= 10:
+        raise ReconcileError(f"priority class {value} is not between 1 and 10")
+
+
+def find_appliance(session: Session, home_id: int, name: str, *, required: bool = True) -> Appliance | None:
+    appliance = session.execute(
+        select(Appliance).where(Appliance.home_id == home_id, Appliance.name == name)
+    ).scalars().first()
+    if appliance is None and required:
+        raise ReconcileError(f"unknown appliance {name!r}: `wattplan appliance list` shows them")
+    return appliance
+
+
+def list_appliances(session: Session) -> list[Appliance]:
+    home = load_home(session)
+    return list(session.execute(select(Appliance).where(Appliance.home_id == home.id)
+                                .order_by(Appliance.name)).scalars())
+
+
+def remove_appliance(session: Session, *, name: str) -> None:
+    """Remove an appliance and its programs; refused while any execution refers to it."""
+    home = load_home(session)
+    appliance = find_appliance(session, home.id, name)
+    used = session.execute(select(func.count()).select_from(Execution)
+                           .where(Execution.appliance_id == appliance.id)).scalar()
+    if used:
+        raise ReconcileError(f"appliance {name!r} has {used} execution(s) in its history; it cannot be removed")
+    for profile in programs_of(session, appliance.id):
+        session.delete(profile)
+    session.delete(appliance)
+
+
+def programs_of(session: Session, appliance_id: int) -> list[Profile]:
+    return list(session.execute(select(Profile).where(Profile.appliance_id == appliance_id)
+                                .order_by(Profile.name)).scalars())
+
+
+def add_profile(session: Session, *, now: datetime, appliance: str, name: str, slot_s: int,
+                watts: Sequence[float], peak_watts: Sequence[float] | None = None,
+                source: str | None = None) -> Profile:
+    """A program: `watts` mean power per `slot_s` slot; `peak_watts` the instantaneous maximum."""
+    home = load_home(session)
+    owner = find_appliance(session, home.id, appliance)
+    peaks = list(peak_watts) if peak_watts is not None else list(watts)
+    _check_curve(watts, peaks)
+    peak = max(peaks)
+    if peak > home.limit_w:
+        raise ReconcileError(f"program {name!r} peaks at {format_power(peak)}, above the home's limit of "
+                             f"{format_power(home.limit_w)}: it could never run")
+    if any(p.name == name for p in programs_of(session, owner.id)):
+        raise ReconcileError(f"appliance {appliance!r} already has a program {name!r}")
+    profile = Profile(home_id=home.id, appliance_id=owner.id, name=name, slot_s=slot_s,
+                      watts=[float(w) for w in watts], peak_watts=[float(max(w, p)) for w, p in zip(watts, peaks)],
+                      duration_s=slot_s * len(watts), energy_wh=round(sum(watts) * slot_s / 3600, 3),
+                      peak_w=float(max(max(watts), peak)), source=source, created_at=now)
+    session.add(profile)
+    session.flush()
+    return profile
+
+
+def _check_curve(watts: Sequence[float], peaks: Sequence[float]) -> None:
+    if not watts:
+        raise ReconcileError("a program needs at least one power value")
+    if len(peaks) != len(watts):
+        raise ReconcileError(f"{len(peaks)} peak values for {len(watts)} power values")
+    for value in (*watts, *peaks):
+        if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+            raise ReconcileError(f"power {value!r} must be a finite number of watts, zero or more")
+    if max(peaks) <= 0:
+        raise ReconcileError("a program must draw some power: every value is zero")
+
+
+def find_program(session: Session, appliance: Appliance, name: str | None) -> Profile:
+    """The named program, or the appliance's only program when no name is given."""
+    programs = programs_of(session, appliance.id)
+    if name is None:
+        if len(programs) == 1:
+            return programs[0]
+        names = ", ".join(p.name for p in programs) or "none yet: `wattplan profile add`"
+        raise ReconcileError(f"appliance {appliance.name!r} has several programs; name one of: {names}"
+                             if programs else f"appliance {appliance.name!r} has no program ({names})")
+    for program in programs:
+        if program.name == name:
+            return program
+    raise ReconcileError(f"unknown program {name!r} for appliance {appliance.name!r}")

@@ -1,0 +1,146 @@
+"""Frozen values the planner works on: what `store.load_snapshot` reads and `plan` returns.
+
+Instants are aware UTC datetimes at the edges; the planner converts them to epoch seconds.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+DECISION_TTL_S = 120  # two tick periods: a decision not acted on by then is stale
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    id: int
+    limit_w: float
+    timezone: str
+    slot_s: int = 60
+    horizon_s: int = 86400
+    reserve_w: float = 0.0
+    objective: str = "asap"
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A program's power curve: `watts` (mean) and `peaks` (instantaneous maximum) per slot."""
+
+    slot_s: int
+    watts: tuple[float, ...]
+    peaks: tuple[float, ...]
+
+    @property
+    def duration_s(self) -> int:
+        return self.slot_s * len(self.watts)
+
+    @property
+    def peak_w(self) -> float:
+        return max(self.peaks)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """An open execution (pending, running or paused) as the planner sees it."""
+
+    id: int
+    appliance: str
+    program: str
+    interruptible: bool
+    shape: Shape
+    requested_at: datetime
+    earliest_start: datetime
+    priority_class: int
+    state: str = "pending"
+    state_since: datetime | None = None  # None: use requested_at
+    progress_s: float = 0.0
+    latest_end: datetime | None = None
+    max_delay_s: int | None = None
+    min_run_s: int = 0
+    min_pause_s: int = 0
+    objective: str | None = None
+    last_command: str | None = None  # kind of the newest decision about this run
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A run that left `running` (finished or cancelled) whose appliance may still be on."""
+
+    id: int
+    state: str
+    end_reason: str | None
+    last_command: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    start: float  # epoch seconds
+    end: float
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    home: Home
+    runs: tuple[Run, ...] = ()
+    ended: tuple[Ended, ...] = ()
+    pv: tuple[Interval, ...] = ()
+    base: tuple[Interval, ...] = ()
+    price: tuple[Interval, ...] = ()
+    problems: tuple[str, ...] = ()  # rows the loader skipped, reported by the tick
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    execution_id: int
+    ended_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A contiguous stretch of a planned run."""
+
+    start: datetime
+    end: datetime
+    offset_s: float  # profile seconds done when the stretch starts
+    energy_wh: float
+    peak_w: float
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    execution_id: int
+    segments: tuple[Segment, ...]
+    late_s: int | None = None
+
+    @property
+    def start(self) -> datetime:
+        return self.segments[0].start
+
+    @property
+    def end(self) -> datetime:
+        return self.segments[-1].end
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaced:
+    execution_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    execution_id: int
+    kind: str  # start | pause | resume | stop
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one tick decided: the store writes it back in one transaction."""
+
+    now: datetime
+    finished: tuple[Finish, ...] = ()
+    priorities: tuple[tuple[int, int], ...] = ()  # (execution id, priority)
+    placements: tuple[Placement, ...] = ()
+    unplaced: tuple[Unplaced, ...] = ()
+    decisions: tuple[Decision, ...] = ()
+    problems: tuple[str, ...] = field(default=())

@@ -1,0 +1,98 @@
+"""The slot grid a plan is built on: capacity, price and PV per slot, and run footprints. PURE.
+
+Slot 0 is the slot holding `now`; it starts at `now` (the past part of it is gone). Slot k > 0
+starts on the home's slot boundary. Forecast values are those of the interval covering a
+slot's first second; a slot no forecast covers gets the defaults of DESIGN.md (no PV, the
+reserve as base load, a flat price of 0).
+"""
+
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from reconcile.domain import Interval, Shape, Snapshot
+
+EPS = 1e-6  # watts: float noise never decides whether a run fits
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    origin: float  # epoch seconds of the boundary that opens slot 0
+    now: float
+    slot_s: int
+    limit_w: float
+    horizon: int  # starts may only be placed in slots [0, horizon)
+    capacity: tuple[float, ...]  # limit + PV − base, W; longer than horizon to hold tails
+    price: tuple[float, ...]  # per kWh
+    pv: tuple[float, ...]  # W
+
+    @property
+    def lead(self) -> float:
+        """Seconds of slot 0 already past at `now`."""
+        return self.now - self.origin
+
+    def start_of(self, k: int) -> float:
+        return self.now if k == 0 else self.origin + k * self.slot_s
+
+    def slot_at_or_after(self, instant: float) -> int:
+        """The first slot whose start is not before `instant` (0 if it is already past)."""
+        if instant <= self.now:
+            return 0
+        return math.ceil((instant - self.origin) / self.slot_s - 1e-9)
+
+    def slot_holding(self, instant: float) -> int:
+        return max(0, math.floor((instant - self.origin) / self.slot_s))
+
+
+def make_grid(snapshot: Snapshot, now: float, tail_slots: int) -> Grid:
+    """The grid from `now` over the home's horizon plus `tail_slots` for runs that end beyond it."""
+    home = snapshot.home
+    origin = math.floor(now / home.slot_s) * home.slot_s
+    horizon = max(1, home.horizon_s // home.slot_s)
+    starts = [origin + k * home.slot_s for k in range(horizon + tail_slots)]
+    starts[0] = now
+    pv = _sample(snapshot.pv, starts, 0.0)
+    base = _sample(snapshot.base, starts, home.reserve_w)
+    capacity = tuple(home.limit_w + p - b for p, b in zip(pv, base, strict=True))
+    price = _sample(snapshot.price, starts, 0.0)
+    return Grid(origin, now, home.slot_s, home.limit_w, horizon, capacity, tuple(price), tuple(pv))
+
+
+def _sample(series: tuple[Interval, ...], starts: list[float], default: float) -> list[float]:
+    ordered = sorted(series, key=lambda interval: interval.start)
+    opens = [interval.start for interval in ordered]
+    values = []
+    for instant in starts:
+        i = bisect_right(opens, instant) - 1
+        covered = i >= 0 and ordered[i].end > instant
+        values.append(ordered[i].value if covered else default)
+    return values
+
+
+def peak_between(shape: Shape, a: float, b: float) -> float:
+    """Highest instantaneous power of the profile between offsets `a` and `b` seconds."""
+    first = int(a // shape.slot_s)
+    last = min(len(shape.peaks), math.ceil(b / shape.slot_s - 1e-9))
+    return max(shape.peaks[first:max(last, first + 1)])
+
+
+def energy_between(shape: Shape, a: float, b: float) -> float:
+    """Wh the profile draws between offsets `a` and `b` seconds."""
+    total, i = 0.0, int(a // shape.slot_s)
+    while i < len(shape.watts) and i * shape.slot_s < b:
+        overlap = min(b, (i + 1) * shape.slot_s) - max(a, i * shape.slot_s)
+        total += shape.watts[i] * overlap
+        i += 1
+    return total / 3600
+
+
+def footprint(shape: Shape, offset: float, lead: float, slot_s: int) -> tuple[list[float], list[float]]:
+    """Per-slot (peak W, energy Wh) of the profile from `offset` on, started `lead` s into slot 0."""
+    peaks, energies = [], []
+    a, slot_end = offset, offset + slot_s - lead
+    while a < shape.duration_s - EPS:
+        b = min(slot_end, shape.duration_s)
+        peaks.append(peak_between(shape, a, b))
+        energies.append(energy_between(shape, a, b))
+        a, slot_end = b, slot_end + slot_s
+    return peaks, energies

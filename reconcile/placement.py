@@ -1,0 +1,156 @@
+"""Placing one run into the capacity that is left. PURE; `capacity` lists are updated in place.
+
+A placement is a list of `Use`s, one per slot the run draws power in.
+"""
+
+import math
+from dataclasses import dataclass
+
+from reconcile.grid import EPS, Grid, energy_between, footprint, peak_between
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    slot: int
+    offset: float  # profile seconds done when the run enters this slot
+    seconds: float  # how long it runs in the slot
+    peak: float
+    energy: float
+
+
+def misfit(capacity: list[float], k: int, peaks: list[float]) -> int | None:
+    """The first offset j at which `peaks` started in slot k exceeds capacity, or None."""
+    for j, need in enumerate(peaks):
+        if capacity[k + j] + EPS < need:
+            return j
+    return None
+
+
+def occupy(capacity: list[float], uses: list[Use]) -> None:
+    for use in uses:
+        capacity[use.slot] -= use.peak
+
+
+def contiguous_uses(grid: Grid, k: int, shape, offset: float, footprint_: tuple) -> list[Use]:
+    """The uses of an uninterrupted run entering slot k at profile offset `offset`."""
+    uses, done = [], offset
+    for j, (peak, energy) in enumerate(zip(*footprint_, strict=True)):
+        length = min(grid.slot_s - (grid.lead if k + j == 0 else 0), shape.duration_s - done)
+        uses.append(Use(k + j, done, length, peak, energy))
+        done += length
+    return uses
+
+
+def first_fit(capacity: list[float], first: list[float], rest: list[float], lo: int, hi: int) -> int | None:
+    """Earliest slot k in [lo, hi) where the footprint fits (`first` is used when k == 0).
+
+    After a misfit at j, if that slot's capacity is below the footprint's smallest peak, no
+    start up to k + j can fit either, so the search jumps past it.
+    """
+    k = lo
+    if k == 0 and hi > 0:
+        if misfit(capacity, 0, first) is None:
+            return 0
+        k = 1
+    smallest = min(rest)
+    while k < hi:
+        j = misfit(capacity, k, rest)
+        if j is None:
+            return k
+        k = k + j + 1 if capacity[k + j] + EPS < smallest else k + 1
+    return None
+
+
+def feasible_starts(capacity: list[float], first: list[float], rest: list[float], lo: int, hi: int):
+    """Every slot in [lo, hi) where the footprint fits, in order."""
+    k = lo
+    while k is not None and k < hi:
+        k = first_fit(capacity, first, rest, k, hi)
+        if k is not None:
+            yield k
+            k += 1
+
+
+def place_block(grid, capacity, shape, offset, lo, hi, choose=None) -> list[Use] | None:
+    """An uninterrupted run from profile `offset`, placed (and its capacity taken) at the first fit
+    in [lo, hi) or at `choose`'s pick among the feasible starts."""
+    first = footprint(shape, offset, grid.lead, grid.slot_s)
+    rest = footprint(shape, offset, 0.0, grid.slot_s)
+    if choose is None:
+        k = first_fit(capacity, first[0], rest[0], lo, hi)
+    else:
+        k = choose(feasible_starts(capacity, first[0], rest[0], lo, hi), first[1], rest[1])
+    if k is None:
+        return None
+    uses = contiguous_uses(grid, k, shape, offset, first if k == 0 else rest)
+    occupy(capacity, uses)
+    return uses
+
+
+@dataclass(frozen=True, slots=True)
+class Pausable:
+    """What slot-by-slot placement of an interruptible run needs to know about it."""
+
+    duration_s: float
+    min_run_s: float
+    min_pause_s: float
+    on_for_s: float | None  # running: seconds since its last start/resume; None when off
+    off_until: float  # paused: the instant its minimum pause ends
+
+
+def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int, run: Pausable) -> list[Use]:
+    """Greedy slot-by-slot placement honouring minimum run and pause; may cover only part of the run.
+
+    A stretch begins only where its minimum run fits ahead (or the rest of the profile, if shorter);
+    once begun it continues while each slot fits, then pauses for at least the minimum pause.
+    """
+    uses: list[Use] = []
+    done, k = offset, lo
+    on_for = run.on_for_s
+    if on_for is None:
+        k = max(k, grid.slot_at_or_after(run.off_until))
+    n = len(capacity)
+    while done < run.duration_s - EPS and k < n:
+        if on_for is None:
+            if k >= grid.horizon:
+                break
+            stretch = _stretch(grid, capacity, shape, done, k, run)
+            if stretch is None:
+                k += 1
+                continue
+            uses.extend(stretch)
+            done = stretch[-1].offset + stretch[-1].seconds
+            k, on_for = stretch[-1].slot + 1, sum(u.seconds for u in stretch)
+            continue
+        use = _slot_use(grid, shape, done, k)
+        if capacity[k] + EPS < use.peak:
+            on_for, k = None, k + max(1, math.ceil(run.min_pause_s / grid.slot_s))
+            continue
+        capacity[k] -= use.peak
+        uses.append(use)
+        done, k, on_for = done + use.seconds, k + 1, on_for + use.seconds
+    return uses
+
+
+def _slot_use(grid: Grid, shape, done: float, k: int) -> Use:
+    length = min(grid.slot_s - (grid.lead if k == 0 else 0), shape.duration_s - done)
+    return Use(k, done, length, peak_between(shape, done, done + length), energy_between(shape, done, done + length))
+
+
+def _stretch(grid, capacity, shape, done, k, run: Pausable) -> list[Use] | None:
+    """The uses of a new stretch from slot k long enough for the minimum run, if they all fit."""
+    target = min(run.min_run_s, run.duration_s - done)
+    uses, ran = [], 0.0
+    while True:
+        if k >= len(capacity):
+            return None
+        use = _slot_use(grid, shape, done + ran, k)
+        if capacity[k] + EPS < use.peak:
+            return None
+        uses.append(use)
+        ran += use.seconds
+        k += 1
+        if ran >= target - EPS:
+            break
+    occupy(capacity, uses)
+    return uses

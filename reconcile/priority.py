@@ -1,0 +1,37 @@
+"""Priorities from class and request age, and the order in which runs claim power. PURE."""
+
+from fractions import Fraction
+
+from reconcile.domain import Run
+
+
+def urgency(run: Run, now_s: float) -> Fraction:
+    """Exact priority: the class at request, rising linearly to 10 at the maximum delay.
+
+    Never below the class, never above 10, never decreasing with age. Kept exact (unrounded) for
+    ordering so that two runs swap places at most once as they age: rounding first would let
+    runs whose steps interleave swap back and forth, and plans with them.
+    """
+    if run.max_delay_s is None:
+        return Fraction(run.priority_class)
+    age = max(0, round(now_s - run.requested_at.timestamp()))
+    rise = min(Fraction(1), Fraction(age, run.max_delay_s))
+    return run.priority_class + (10 - run.priority_class) * rise
+
+
+def priority(run: Run, now_s: float) -> int:
+    """DESIGN.md's rule: `class + floor((10 - class) * min(1, age / max_delay))`, in 1..10."""
+    return int(urgency(run, now_s))
+
+
+def claim_order(run: Run, now_s: float) -> tuple:
+    """Sort key: who claims power first.
+
+    Higher priority first; at equal (rounded) priority a running run keeps its place, so it is
+    paused only for a strictly higher priority; then the exact priority; then the earlier
+    deadline (runs at 10 have both passed theirs: the one that reached 10 first stays first),
+    the earlier request, the lower id.
+    """
+    exact = urgency(run, now_s)
+    deadline = run.latest_end.timestamp() if run.latest_end else float("inf")
+    return (-int(exact), run.state != "running", -exact, deadline, run.requested_at, run.id)

@@ -1,0 +1,107 @@
+"""Asking for runs and ending them: `enqueue`, `cancel`, `done`. The tick does the rest."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models import OBJECTIVES, Execution
+from reconcile.catalog import check_priority_class, find_appliance, find_program
+from reconcile.errors import ReconcileError
+from reconcile.store import load_home
+
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    appliance: str
+    program: str | None = None
+    not_before: datetime | None = None
+    within_s: int | None = None
+    by: datetime | None = None
+    priority_class: int | None = None
+    objective: str | None = None
+
+
+def enqueue(session: Session, *, now: datetime, request: Request) -> Execution:
+    """Store a new pending execution; the deadline sets the age at which priority reaches 10.
+
+    The maximum delay is counted to the latest start that still meets the deadline, so a run
+    is at priority 10 exactly when waiting any longer would make it late.
+    """
+    home = load_home(session)
+    appliance = find_appliance(session, home.id, request.appliance)
+    program = find_program(session, appliance, request.program)
+    earliest = max(now, request.not_before) if request.not_before else now
+    latest_end = _deadline(request, earliest, now, appliance.max_delay_s, program.duration_s)
+    klass = request.priority_class if request.priority_class is not None else appliance.priority_class
+    check_priority_class(klass)
+    if request.objective is not None and request.objective not in OBJECTIVES:
+        raise ReconcileError(f"unknown objective {request.objective!r}: choose {', '.join(OBJECTIVES)}")
+    max_delay = None
+    if latest_end is not None:
+        max_delay = max(1, round((latest_end - now).total_seconds()) - program.duration_s)
+    execution = Execution(home_id=home.id, appliance_id=appliance.id, profile_id=program.id,
+                          requested_at=now, earliest_start=earliest, latest_end=latest_end,
+                          max_delay_s=max_delay, priority_class=klass, priority=klass,
+                          objective=request.objective, state="pending", state_since=now)
+    session.add(execution)
+    session.flush()
+    return execution
+
+
+def _deadline(request: Request, earliest: datetime, now: datetime, default_delay: int | None,
+              duration_s: int) -> datetime | None:
+    if request.by is not None and request.within_s is not None:
+        raise ReconcileError("give either --within or --by, not both")
+    if request.by is not None:
+        if request.by <= now:
+            raise ReconcileError(f"--by {request.by.isoformat(timespec='minutes')} is in the past")
+        if request.not_before is not None and request.by <= request.not_before:
+            raise ReconcileError("--by must be after --not-before")
+        return request.by
+    if request.within_s is not None:
+        return earliest + timedelta(seconds=request.within_s)
+    if default_delay is not None:  # the appliance's maximum delay applies to the start
+        return earliest + timedelta(seconds=default_delay + duration_s)
+    return None
+
+
+def get_execution(session: Session, execution_id: int) -> Execution:
+    execution = session.get(Execution, execution_id)
+    if execution is None:
+        raise ReconcileError(f"no execution #{execution_id}: `wattplan list --all` shows them")
+    return execution
+
+
+def end(session: Session, *, now: datetime, execution_id: int, reason: str) -> Execution:
+    """End an execution the user stopped (`cancelled`) or the appliance reported over (`done`).
+
+    Its power is freed at the next tick, which also tells a running appliance to stop.
+    """
+    execution = get_execution(session, execution_id)
+    if execution.state in ("finished", "cancelled"):
+        raise ReconcileError(f"execution #{execution_id} is already {execution.state}")
+    if reason == "done" and execution.state == "pending":
+        raise ReconcileError(f"execution #{execution_id} has not started; use `wattplan cancel {execution_id}`")
+    if execution.state == "running":
+        ran = max(0.0, (now - execution.state_since).total_seconds())
+        execution.progress_s = execution.progress_s + ran
+    execution.state = "cancelled" if reason == "cancelled" else "finished"
+    execution.end_reason = reason
+    execution.ended_at = max(now, execution.state_since)
+    execution.state_since = execution.ended_at
+    execution.planned_start = execution.planned_end = None
+    session.add(execution)
+    return execution
+
+
+def list_executions(session: Session, *, include_closed: bool) -> list[Execution]:
+    home = load_home(session)
+    query = select(Execution).where(Execution.home_id == home.id)
+    if not include_closed:
+        query = query.where(Execution.state.in_(("pending", "running", "paused")))
+    return list(session.execute(query.order_by(Execution.id)).scalars())
+
+

@@ -1,0 +1,182 @@
+"""The shell's database side of a tick: rows to frozen values, and a plan back to rows."""
+
+import json
+import math
+from datetime import datetime
+
+from sqlalchemy import String, delete, func, select, type_coerce, update
+from sqlmodel import Session
+
+from models import Appliance, Decision, Execution, Forecast, Home, Profile, Tick, TimetableEntry
+from reconcile import domain
+from reconcile.domain import DECISION_TTL_S, Interval, Plan, Run, Shape, Snapshot
+from reconcile.errors import ReconcileError
+from reconcile.timetable import progress_at
+
+
+def load_home(session: Session) -> Home:
+    """The home (one per database for now); a clear error before `wattplan init`."""
+    home = session.exec(select(Home).order_by(Home.id)).scalars().first()
+    if home is None:
+        raise ReconcileError("no home configured yet: run `wattplan init --limit 6.9kW --timezone Europe/Lisbon`")
+    return home
+
+
+def home_value(home: Home) -> domain.Home:
+    return domain.Home(home.id, home.limit_w, home.timezone, home.slot_s, home.horizon_s, home.reserve_w,
+                       home.objective)
+
+
+def load_snapshot(*, session: Session, home: Home) -> Snapshot:
+    """Every open execution of `home` as a `Run`; rows that cannot be read become problems."""
+    runs, problems = [], []
+    for row in session.execute(_open_runs_query(home.id)):
+        try:
+            runs.append(_run(row))
+        except (ValueError, TypeError, KeyError) as error:
+            problems.append(f"execution #{row.id} skipped: {error}")
+    return Snapshot(
+        home=home_value(home),
+        runs=tuple(runs),
+        ended=_ended(session, home.id),
+        pv=_series(session, home.id, "pv"),
+        base=_series(session, home.id, "base"),
+        price=_series(session, home.id, "price"),
+        problems=tuple(problems),
+    )
+
+
+def _last_decision():
+    return (
+        select(Decision.kind).where(Decision.execution_id == Execution.id)
+        .order_by(Decision.id.desc()).limit(1).scalar_subquery()
+    )
+
+
+def _open_runs_query(home_id: int):
+    return (
+        select(
+            Execution, Appliance.name.label("appliance"), Appliance.interruptible,
+            Appliance.min_run_s, Appliance.min_pause_s, Profile.name.label("program"), Profile.slot_s,
+            type_coerce(Profile.watts, String).label("watts"),
+            type_coerce(Profile.peak_watts, String).label("peaks"),
+            _last_decision().label("last_command"),
+        )
+        .outerjoin(Appliance, Appliance.id == Execution.appliance_id)
+        .outerjoin(Profile, Profile.id == Execution.profile_id)
+        .where(Execution.home_id == home_id, Execution.state.in_(("pending", "running", "paused")))
+        .order_by(Execution.id)
+    )
+
+
+def _run(row) -> Run:
+    execution: Execution = row.Execution
+    if row.appliance is None or row.program is None:
+        raise ValueError("its appliance or program no longer exists")
+    return Run(
+        id=execution.id, appliance=row.appliance, program=row.program,
+        interruptible=bool(row.interruptible), shape=_shape(row.slot_s, row.watts, row.peaks),
+        requested_at=execution.requested_at, earliest_start=execution.earliest_start,
+        priority_class=execution.priority_class, state=execution.state,
+        state_since=execution.state_since, progress_s=execution.progress_s,
+        latest_end=execution.latest_end, max_delay_s=execution.max_delay_s,
+        min_run_s=row.min_run_s or 0, min_pause_s=row.min_pause_s or 0,
+        objective=execution.objective, last_command=row.last_command,
+    )
+
+
+def _shape(slot_s: int, watts_text: str, peaks_text: str) -> Shape:
+    """A profile from its stored JSON, validated: the planner trusts what this returns."""
+    try:
+        watts, peaks = json.loads(watts_text), json.loads(peaks_text)
+    except (json.JSONDecodeError, TypeError):
+        raise ValueError("its program's power curve is not valid JSON") from None
+    values = [*watts, *peaks] if isinstance(watts, list) and isinstance(peaks, list) else None
+    if not values or len(watts) != len(peaks) or not slot_s or slot_s <= 0:
+        raise ValueError("its program's power curve is empty or inconsistent")
+    if not all(isinstance(v, int | float) and math.isfinite(v) and v >= 0 for v in values):
+        raise ValueError("its program's power curve has a negative or non-numeric value")
+    return Shape(slot_s, tuple(map(float, watts)), tuple(max(w, p) for w, p in zip(watts, peaks, strict=True)))
+
+
+def _ended(session: Session, home_id: int) -> tuple[domain.Ended, ...]:
+    rows = session.execute(
+        select(Execution.id, Execution.state, Execution.end_reason, _last_decision().label("last"))
+        .where(Execution.home_id == home_id, Execution.state.in_(("finished", "cancelled")))
+        .where(_last_decision().in_(("start", "resume")))
+        .order_by(Execution.id)
+    )
+    return tuple(domain.Ended(r.id, r.state, r.end_reason, r.last) for r in rows)
+
+
+def _series(session: Session, home_id: int, kind: str) -> tuple[Interval, ...]:
+    rows = session.execute(
+        select(Forecast.starts_at, Forecast.ends_at, Forecast.value)
+        .where(Forecast.home_id == home_id, Forecast.kind == kind).order_by(Forecast.starts_at)
+    )
+    return tuple(Interval(a.timestamp(), b.timestamp(), v) for a, b, v in rows)
+
+
+def last_tick_now(session: Session, home_id: int) -> datetime | None:
+    return session.execute(select(func.max(Tick.now)).where(Tick.home_id == home_id)).scalar()
+
+
+def apply(*, session: Session, home_id: int, tick: Tick, snapshot: Snapshot, plan: Plan) -> None:
+    """Write `plan` back: finished runs, priorities, decisions and state, timetable, tick counts."""
+    now = plan.now
+    runs = {run.id: run for run in snapshot.runs}
+    changes: dict[int, dict] = {rid: {"id": rid, "priority": p} for rid, p in plan.priorities}
+    for finish in plan.finished:
+        duration = runs[finish.execution_id].shape.duration_s
+        changes[finish.execution_id] = {"id": finish.execution_id, "state": "finished", "ended_at": finish.ended_at,
+                                        "end_reason": "completed", "progress_s": duration,
+                                        "state_since": finish.ended_at, "planned_start": None,
+                                        "planned_end": None, "late_s": None, "note": None}
+    for decision in plan.decisions:
+        if decision.kind != "stop":
+            changes[decision.execution_id].update(_state_change(runs[decision.execution_id], decision.kind, now))
+    _write_plan_columns(changes, plan)
+    if changes:
+        session.execute(update(Execution), list(changes.values()))
+    session.add_all(
+        Decision(home_id=home_id, tick_id=tick.id, execution_id=d.execution_id, kind=d.kind, at=now,
+                 valid_until=now + _ttl(), reason=d.reason)
+        for d in plan.decisions
+    )
+    _write_timetable(session, home_id, tick.id, plan)
+    tick.finished, tick.decisions = len(plan.finished), len(plan.decisions)
+    tick.planned, tick.unplaced = len(plan.placements), len(plan.unplaced)
+    tick.problems = list(plan.problems)
+
+
+def _ttl():
+    from datetime import timedelta
+
+    return timedelta(seconds=DECISION_TTL_S)
+
+
+def _state_change(run: Run, kind: str, now: datetime) -> dict:
+    if kind == "start":
+        return {"state": "running", "state_since": now, "started_at": now}
+    if kind == "resume":
+        return {"state": "running", "state_since": now}
+    return {"state": "paused", "state_since": now, "progress_s": progress_at(run, now.timestamp())}
+
+
+def _write_plan_columns(changes: dict[int, dict], plan: Plan) -> None:
+    for placement in plan.placements:
+        changes[placement.execution_id].update(planned_start=placement.start, planned_end=placement.end,
+                                              late_s=placement.late_s, note=None)
+    for unplaced in plan.unplaced:
+        changes[unplaced.execution_id].update(planned_start=None, planned_end=None, late_s=None,
+                                             note=unplaced.reason)
+
+
+def _write_timetable(session: Session, home_id: int, tick_id: int, plan: Plan) -> None:
+    session.execute(delete(TimetableEntry).where(TimetableEntry.home_id == home_id))
+    session.add_all(
+        TimetableEntry(home_id=home_id, tick_id=tick_id, execution_id=p.execution_id, seq=seq,
+                       starts_at=s.start, ends_at=s.end, offset_s=round(s.offset_s, 3),
+                       energy_wh=s.energy_wh, peak_w=s.peak_w)
+        for p in plan.placements for seq, s in enumerate(p.segments)
+    )

@@ -1,0 +1,63 @@
+"""`run_tick`: load → plan(snapshot, now) → apply, in one write transaction.
+
+A crash anywhere rolls the whole tick back; two ticks at once serialise on BEGIN IMMEDIATE.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from models import Tick
+from reconcile.db import require_head, transaction, translate_errors
+from reconcile.domain import Plan
+from reconcile.plan import plan as make_plan
+from reconcile.store import apply, last_tick_now, load_home, load_snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class TickReport:
+    tick_id: int
+    now: datetime
+    plan: Plan
+    duration_ms: float
+    clock_behind_s: float  # > 0: the given now was before the last tick's; planned at that instead
+
+    def summary(self) -> str:
+        """One line for the journal."""
+        p = self.plan
+        kinds = {}
+        for d in p.decisions:
+            kinds[d.kind] = kinds.get(d.kind, 0) + 1
+        said = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no decisions"
+        extra = f"; {len(p.problems)} skipped" if p.problems else ""
+        extra += f"; clock {self.clock_behind_s:.0f}s behind last tick" if self.clock_behind_s > 0 else ""
+        return (f"tick {self.tick_id} at {self.now.isoformat(timespec='seconds')}: {said}; "
+                f"{len(p.finished)} finished, {len(p.placements)} planned, {len(p.unplaced)} unplaced"
+                f"{extra} ({self.duration_ms:.0f} ms)")
+
+
+def run_tick(*, engine: Engine, now: datetime, ran_at: datetime | None = None) -> TickReport:
+    """Reconcile the database at `now`; `ran_at` is the wall clock (defaults to `now`)."""
+    require_head(engine)
+    return translate_errors(_tick, engine, now, ran_at or now)
+
+
+def _tick(engine: Engine, now: datetime, ran_at: datetime) -> TickReport:
+    started = time.perf_counter()
+    with transaction(engine) as session:
+        home = load_home(session)
+        last = last_tick_now(session, home.id)
+        behind = (last - now).total_seconds() if last is not None and last > now else 0.0
+        if behind > 0:
+            now = last  # a clock stepped back must not replay starts or shrink progress
+        snapshot = load_snapshot(session=session, home=home)
+        plan = make_plan(snapshot, now)
+        tick = Tick(home_id=home.id, now=now, ran_at=ran_at, duration_ms=0.0)
+        session.add(tick)
+        session.flush()
+        apply(session=session, home_id=home.id, tick=tick, snapshot=snapshot, plan=plan)
+        tick.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        tick_id, duration = tick.id, tick.duration_ms
+    return TickReport(tick_id, now, plan, duration, behind)

@@ -1,0 +1,118 @@
+"""Building the timetable: committed runs first, the rest in claim order. PURE."""
+
+from datetime import UTC, datetime
+
+from reconcile.domain import Placement, Run, Segment, Snapshot, Unplaced
+from reconcile.grid import EPS, Grid, footprint, make_grid
+from reconcile.objectives import chooser
+from reconcile.placement import Pausable, Use, contiguous_uses, occupy, place_block, place_slots
+from reconcile.priority import claim_order
+
+
+def progress_at(run: Run, now: float) -> float:
+    """Profile seconds done at `now`: a running run advances with the clock (never backwards)."""
+    if run.state != "running" or run.state_since is None:
+        return run.progress_s
+    return run.progress_s + max(0.0, now - run.state_since.timestamp())
+
+
+def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
+    """Placements for every run that fits in the horizon, and the reasons for those that do not."""
+    tail = max((len(footprint(r.shape, 0, 0, snapshot.home.slot_s)[0]) for r in runs), default=0) + 1
+    grid = make_grid(snapshot, now, tail)
+    capacity = list(grid.capacity)
+    uses: dict[int, list[Use]] = {}
+    for run in runs:  # committed: what cannot be stopped now
+        head = _committed_head(grid, run, now)
+        if head:
+            occupy(capacity, head)
+            uses[run.id] = head
+    unplaced = []
+    for run in sorted(runs, key=lambda r: claim_order(r, now)):
+        if run.state == "running" and not run.interruptible:
+            continue
+        rest = _place(grid, capacity, run, now, uses.get(run.id, []), snapshot.home.objective)
+        if rest is None:
+            unplaced.append(Unplaced(run.id, _why_unplaced(grid, run)))
+        else:
+            uses[run.id] = uses.get(run.id, []) + rest
+    placements = tuple(_placement(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
+    return placements, tuple(unplaced), grid
+
+
+def _committed_head(grid: Grid, run: Run, now: float) -> list[Use]:
+    """A running run's slots that no one may take: all of a non-interruptible run, the rest of
+    an interruptible run's minimum run."""
+    if run.state != "running":
+        return []
+    done = progress_at(run, now)
+    if not run.interruptible:
+        return contiguous_uses(grid, 0, run.shape, done, footprint(run.shape, done, grid.lead, grid.slot_s))
+    on_for = now - (run.state_since.timestamp() if run.state_since else now)
+    owed = min(run.min_run_s - on_for, run.shape.duration_s - done)
+    if owed <= EPS:
+        return []
+    peaks, energies = footprint(run.shape, done, grid.lead, grid.slot_s)
+    uses, covered = [], 0.0
+    for use in contiguous_uses(grid, 0, run.shape, done, (peaks, energies)):
+        if covered >= owed - EPS:
+            break
+        uses.append(use)
+        covered += use.seconds
+    return uses
+
+
+def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[Use], objective: str):
+    """The uses of `run` after its committed head, or None when it cannot start in the horizon."""
+    done = head[-1].offset + head[-1].seconds if head else progress_at(run, now)
+    lo = head[-1].slot + 1 if head else grid.slot_at_or_after(run.earliest_start.timestamp())
+    if run.shape.duration_s - done <= EPS:
+        return []
+    if not run.interruptible:
+        choose = chooser(run.objective or objective, grid, run, capacity)
+        return place_block(grid, capacity, run.shape, done, lo, grid.horizon, choose)
+    since = run.state_since.timestamp() if run.state_since else now
+    on_for = (now - since + sum(u.seconds for u in head)) if run.state == "running" else None
+    pausable = Pausable(run.shape.duration_s, run.min_run_s, run.min_pause_s, on_for,
+                        since + run.min_pause_s if run.state == "paused" else now)
+    uses = place_slots(grid, capacity, run.shape, done, lo, pausable)
+    return uses or (None if not head else [])
+
+
+def _why_unplaced(grid: Grid, run: Run) -> str:
+    best = max(grid.capacity)
+    if run.shape.peak_w > best + EPS:
+        return f"never fits: peak {run.shape.peak_w:.0f} W exceeds the largest capacity {best:.0f} W"
+    return "no room within the planning horizon"
+
+
+def _placement(grid: Grid, run: Run, uses: list[Use]) -> Placement:
+    segments, stretch = [], [uses[0]]
+    for use in uses[1:]:
+        if use.slot == stretch[-1].slot + 1:
+            stretch.append(use)
+        else:
+            segments.append(_segment(grid, stretch))
+            stretch = [use]
+    segments.append(_segment(grid, stretch))
+    late = None
+    if run.latest_end is not None:
+        over = segments[-1].end.timestamp() - run.latest_end.timestamp()
+        late = round(over) if over > 0 else None
+    return Placement(run.id, tuple(segments), late)
+
+
+def _segment(grid: Grid, stretch: list[Use]) -> Segment:
+    start = grid.start_of(stretch[0].slot)
+    end = grid.start_of(stretch[-1].slot) + stretch[-1].seconds
+    return Segment(
+        start=_instant(start),
+        end=_instant(end),
+        offset_s=stretch[0].offset,
+        energy_wh=round(sum(u.energy for u in stretch), 3),
+        peak_w=max(u.peak for u in stretch),
+    )
+
+
+def _instant(epoch: float) -> datetime:
+    return datetime.fromtimestamp(round(epoch, 3), UTC)

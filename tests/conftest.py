@@ -1,0 +1,41 @@
+"""Shared fixtures: a real, migrated SQLite file per test; time is always a parameter."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from reconcile import catalog
+from reconcile.db import make_engine, transaction
+from reconcile.migrate import upgrade
+
+T0 = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "wattplan.db"
+
+
+@pytest.fixture
+def engine(db_path):
+    """A migrated, empty database file."""
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def home_engine(engine):
+    """A database with a 4.6 kW home (300 W reserve) in Europe/Berlin, created at T0."""
+    with transaction(engine) as session:
+        catalog.init_home(session, now=T0, limit_w=4600, timezone="Europe/Berlin", reserve_w=300)
+    return engine
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(monkeypatch, tmp_path):
+    """No test reads the developer's real database or environment."""
+    for name in ("WATTPLAN_DB", "STATE_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WATTPLAN_DB", str(tmp_path / "env.db"))
