@@ -214,7 +214,8 @@ def render() -> str:
     plan = build()
     peak_w, peak_minute = baseline(plan, use_peaks=True)
     mean_w, _ = baseline(plan, use_peaks=False)
-    lines = [HEADER.format(peak_w=peak_w, peak_at=clock(peak_minute), mean_w=mean_w, limit_w=LIMIT_W).rstrip()]
+    header = HEADER.format(peak_w=peak_w, peak_at=clock(peak_minute), mean_w=mean_w, limit_w=LIMIT_W)
+    lines = [header.rstrip()]
     lines += ["", "version = 1", 'name = "sample day"',
               'description = "A summer weekday in Cologne: laundry in the morning, dishes and the car '
               'in the evening, under a 4.6 kW limit."',
@@ -222,13 +223,14 @@ def render() -> str:
     lines += table("[home]", [("limit", "4.6kW"), ("timezone", "Europe/Berlin"), ("slot", "1m"),
                               ("horizon", "24h"), ("reserve", f"{RESERVE_W:.0f}W"), ("objective", "asap")])
     for name, interruptible, min_run, min_pause, priority, max_delay in APPLIANCES:
-        lines += table("[[appliances]]", [("name", name), ("interruptible", interruptible), ("min_run", min_run),
-                                          ("min_pause", min_pause), ("priority_class", priority),
-                                          ("max_delay", max_delay)])
+        lines += table("[[appliances]]", [
+            ("name", name), ("interruptible", interruptible), ("min_run", min_run), ("min_pause", min_pause),
+            ("priority_class", priority), ("max_delay", max_delay)])
     for p in plan["programs"]:
         lines += table("[[programs]]", [("appliance", p["appliance"]), ("name", p["name"]), ("slot", "1m"),
                                         ("source", p["source"])])
-        lines += array("watts", p["watts"]) + (array("peak_watts", p["peak_watts"]) if p["peak_watts"] else [])
+        lines += array("watts", p["watts"])
+        lines += array("peak_watts", p["peak_watts"]) if p["peak_watts"] else []
     lines += series_lines("[[forecasts]]", "pv", f"{DAY}T00:00:00Z", "15m", plan["pv"])
     lines += series_lines("[[forecasts]]", "base", f"{DAY}T00:00:00{LOCAL}", "15m", plan["base"])
     lines += series_lines("[[forecasts]]", "price", f"{DAY}T00:00:00{LOCAL}", "1h", plan["price"])

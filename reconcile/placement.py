@@ -52,8 +52,11 @@ def first_fit(capacity: list[float], first: list[float], rest: list[float], lo: 
         if misfit(capacity, 0, first) is None:
             return 0
         k = 1
-    smallest = min(rest)
+    smallest, head = min(rest), rest[0] - EPS
     while k < hi:
+        if capacity[k] < head:  # the common failure, checked without a call
+            k += 1
+            continue
         j = misfit(capacity, k, rest)
         if j is None:
             return k
@@ -105,6 +108,7 @@ def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int
     once begun it continues while each slot fits, then pauses for at least the minimum pause.
     """
     uses: list[Use] = []
+    cache: dict = {}
     done, k = offset, lo
     on_for = run.on_for_s
     if on_for is None:
@@ -112,9 +116,10 @@ def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int
     n = len(capacity)
     while done < run.duration_s - EPS and k < n:
         if on_for is None:
+            k = _next_room(grid, capacity, shape, done, k)
             if k >= grid.horizon:
                 break
-            stretch = _stretch(grid, capacity, shape, done, k, run)
+            stretch = _stretch(grid, capacity, shape, done, k, run, cache)
             if stretch is None:
                 k += 1
                 continue
@@ -132,25 +137,55 @@ def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int
     return uses
 
 
+def _next_room(grid: Grid, capacity: list[float], shape, done: float, k: int) -> int:
+    """The first slot from k with room for the run's next slot of profile (a cheap pre-check:
+    while a run is off its progress stands still, so that need is the same in every slot)."""
+    if k == 0:
+        if capacity[0] + EPS >= _slot_use(grid, shape, done, 0).peak:
+            return 0
+        k = 1
+    need = peak_between(shape, done, min(done + grid.slot_s, shape.duration_s)) - EPS
+    horizon = grid.horizon
+    while k < horizon and capacity[k] < need:
+        k += 1
+    return k
+
+
 def _slot_use(grid: Grid, shape, done: float, k: int) -> Use:
     length = min(grid.slot_s - (grid.lead if k == 0 else 0), shape.duration_s - done)
     return Use(k, done, length, peak_between(shape, done, done + length), energy_between(shape, done, done + length))
 
 
-def _stretch(grid, capacity, shape, done, k, run: Pausable) -> list[Use] | None:
-    """The uses of a new stretch from slot k long enough for the minimum run, if they all fit."""
+def _stretch(grid, capacity, shape, done, k, run: Pausable, cache: dict) -> list[Use] | None:
+    """The uses of a new stretch from slot k long enough for the minimum run, if they all fit.
+
+    Away from slot 0 a stretch's uses depend only on `done`, so they are computed once per
+    progress value (`cache`) and only shifted to the slot being tried.
+    """
+    if k == 0:
+        uses = _stretch_uses(grid, shape, done, 0, run)
+    else:
+        if done not in cache:
+            cache.clear()
+            template = _stretch_uses(grid, shape, done, 1, run)
+            cache[done] = (template, [u.peak - EPS for u in template])
+        template, needs = cache[done]
+        if k + len(needs) > len(capacity) or any(capacity[k + i] < need for i, need in enumerate(needs)):
+            return None
+        uses = [Use(k + u.slot - 1, u.offset, u.seconds, u.peak, u.energy) for u in template]
+    if uses[-1].slot >= len(capacity) or any(capacity[u.slot] + EPS < u.peak for u in uses):
+        return None
+    occupy(capacity, uses)
+    return uses
+
+
+def _stretch_uses(grid, shape, done, k, run: Pausable) -> list[Use]:
     target = min(run.min_run_s, run.duration_s - done)
     uses, ran = [], 0.0
     while True:
-        if k >= len(capacity):
-            return None
         use = _slot_use(grid, shape, done + ran, k)
-        if capacity[k] + EPS < use.peak:
-            return None
         uses.append(use)
         ran += use.seconds
         k += 1
         if ran >= target - EPS:
-            break
-    occupy(capacity, uses)
-    return uses
+            return uses

@@ -89,7 +89,8 @@ def _decode(content: str, *, as_json: bool, source: str) -> Any:
     try:
         return json.loads(content) if as_json else tomllib.loads(content)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ReconcileError(f"scenario {source}: not valid {'JSON' if as_json else 'TOML'}: {error}") from None
+        language = "JSON" if as_json else "TOML"
+        raise ReconcileError(f"scenario {source}: not valid {language}: {error}") from None
 
 
 def parse_scenario(data: dict[str, Any], *, source: str) -> Scenario:
@@ -118,7 +119,8 @@ def _check_version(top: Table) -> None:
     # Checked before unknown keys: a newer file's new keys must not hide the real problem.
     version = top.get("version")
     if type(version) is not int or version != VERSION:
-        top.fail("version", f"must be {VERSION} (the only scenario version this wattplan reads), got {show(version)}")
+        top.fail("version",
+                 f"must be {VERSION} (the only scenario version this wattplan reads), got {show(version)}")
 
 
 def _home(t: Table) -> ScenarioHome:
@@ -146,7 +148,8 @@ def _appliances(top: Table) -> tuple[ScenarioAppliance, ...]:
     for index, t in enumerate(tables(top, "appliances")):
         appliance = _appliance(t)
         if appliance.name in seen:
-            t.fail("name", f"duplicate appliance name {appliance.name!r} (also appliances[{seen[appliance.name]}])")
+            t.fail("name", f"duplicate appliance name {appliance.name!r}"
+                           f" (also appliances[{seen[appliance.name]}])")
         seen[appliance.name] = index
         result.append(appliance)
     return tuple(result)

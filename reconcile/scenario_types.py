@@ -1,7 +1,8 @@
 """The values a scenario file becomes (docs/scenario.md): frozen, validated, all times UTC.
 
 `reconcile.scenario` builds them; the sample loader and the simulator only read them. Every
-invariant stated here is checked by the loader, so consumers need not re-check.
+invariant stated here is checked by the loader, so consumers need not re-check. The second half of
+the module holds the typed field readers the loader uses (not public API).
 """
 
 import math

@@ -1,5 +1,6 @@
 """Building the timetable: committed runs first, the rest in claim order. PURE."""
 
+import math
 from datetime import UTC, datetime
 
 from reconcile.domain import Placement, Run, Segment, Snapshot, Unplaced
@@ -18,7 +19,7 @@ def progress_at(run: Run, now: float) -> float:
 
 def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
     """Placements for every run that fits in the horizon, and the reasons for those that do not."""
-    tail = max((len(footprint(r.shape, 0, 0, snapshot.home.slot_s)[0]) for r in runs), default=0) + 1
+    tail = max((math.ceil(r.shape.duration_s / snapshot.home.slot_s) for r in runs), default=0) + 2
     grid = make_grid(snapshot, now, tail)
     capacity = list(grid.capacity)
     uses: dict[int, list[Use]] = {}
