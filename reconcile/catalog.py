@@ -113,14 +113,18 @@ def add_profile(session: Session, *, now: datetime, appliance: str, name: str, s
     owner = find_appliance(session, home.id, appliance)
     peaks = list(peak_watts) if peak_watts is not None else list(watts)
     _check_curve(watts, peaks)
-    peak = max(peaks)
+    peak = max(max(w, p) for w, p in zip(watts, peaks, strict=True))  # what is stored as peak_w
     if peak > home.limit_w:
-        raise ReconcileError(f"program {name!r} peaks at {format_power(peak)}, above the home's limit of "
-                             f"{format_power(home.limit_w)}: it could never run")
+        said = (format_power(peak), format_power(home.limit_w))
+        if said[0] == said[1]:  # rounding hid the difference: say it in watts
+            said = (f"{peak:g}W", f"{home.limit_w:g}W")
+        raise ReconcileError(f"program {name!r} peaks at {said[0]}, above the home's limit of {said[1]}: "
+                             "it could never run")
     if any(p.name == name for p in programs_of(session, owner.id)):
         raise ReconcileError(f"appliance {appliance!r} already has a program {name!r}")
     profile = Profile(home_id=home.id, appliance_id=owner.id, name=name, slot_s=slot_s,
-                      watts=[float(w) for w in watts], peak_watts=[float(max(w, p)) for w, p in zip(watts, peaks)],
+                      watts=[float(w) for w in watts],
+                      peak_watts=[float(max(w, p)) for w, p in zip(watts, peaks, strict=True)],
                       duration_s=slot_s * len(watts), energy_wh=round(sum(watts) * slot_s / 3600, 3),
                       peak_w=float(max(max(watts), peak)), source=source, created_at=now)
     session.add(profile)

@@ -19,6 +19,7 @@ from reconcile.config import sqlite_path
 from reconcile.errors import BusyError, NotMigratedError, ReconcileError
 
 BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "wattplan_read_only"  # execution option: this connection only reads, BEGIN deferred
 
 
 def make_engine(url: str, *, write: bool = True) -> Engine:
@@ -48,12 +49,13 @@ def _tune_sqlite(engine: Engine, *, begin: str) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:
-        connection.exec_driver_sql(begin)
+        # A read marked READ_ONLY (the schema check) must not queue for the write lock behind a tick.
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else begin)
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The alembic revision the database is at, or None for an empty database."""
-    with engine.connect() as connection:
+    """The alembic revision the database is at, or None for an empty database (a plain read)."""
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
         try:
             return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         except OperationalError as error:

@@ -18,6 +18,7 @@ class Home:
     horizon_s: int = 86400
     reserve_w: float = 0.0
     objective: str = "asap"
+    planner: str = "greedy"  # or "optimal": the exact reference (HiGHS), with a greedy fallback
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,14 @@
 """The slot grid a plan is built on: capacity, price and PV per slot, and run footprints. PURE.
 
 Slot 0 is the slot holding `now`; it starts at `now` (the past part of it is gone). Slot k > 0
-starts on the home's slot boundary. Forecast values are those of the interval covering a
-slot's first second; a slot no forecast covers gets the defaults of DESIGN.md (no PV, the
-reserve as base load, a flat price of 0).
+starts on the home's slot boundary. A slot's capacity is limit + PV − base at its worst instant
+(a forecast step inside a slot counts: the breaker trips on the worst second); its price and PV
+are those of the interval covering its first second. A slot no forecast covers gets the
+defaults of DESIGN.md (no PV, the reserve as base load, a flat price of 0).
 """
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from reconcile.domain import Interval, Shape, Snapshot
@@ -52,10 +53,25 @@ def make_grid(snapshot: Snapshot, now: float, tail_slots: int) -> Grid:
     starts = [origin + k * home.slot_s for k in range(horizon + tail_slots)]
     starts[0] = now
     pv = _sample(snapshot.pv, starts, 0.0)
-    base = _sample(snapshot.base, starts, home.reserve_w)
-    capacity = tuple(home.limit_w + p - b for p, b in zip(pv, base, strict=True))
+    capacity = _worst_capacity(snapshot, starts, [origin + (k + 1) * home.slot_s for k in range(len(starts))])
     price = _sample(snapshot.price, starts, 0.0)
     return Grid(origin, now, home.slot_s, home.limit_w, horizon, capacity, tuple(price), tuple(pv))
+
+
+def _worst_capacity(snapshot: Snapshot, starts: list[float], ends: list[float]) -> tuple[float, ...]:
+    """limit + PV − base per slot, at the slot's start and every PV or base step inside it."""
+    home = snapshot.home
+    steps = sorted({t for i in (*snapshot.pv, *snapshot.base) for t in (i.start, i.end)})
+    points, owners = [], []
+    for k, (a, b) in enumerate(zip(starts, ends, strict=True)):
+        inside = steps[bisect_right(steps, a):bisect_left(steps, b)]
+        points += [a, *inside]
+        owners += [k] * (1 + len(inside))
+    pv, base = _sample(snapshot.pv, points, 0.0), _sample(snapshot.base, points, home.reserve_w)
+    capacity = [math.inf] * len(starts)
+    for k, p, b in zip(owners, pv, base, strict=True):
+        capacity[k] = min(capacity[k], home.limit_w + p - b)
+    return tuple(capacity)
 
 
 def _sample(series: tuple[Interval, ...], starts: list[float], default: float) -> list[float]:

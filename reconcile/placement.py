@@ -4,6 +4,8 @@ A placement is a list of `Use`s, one per slot the run draws power in.
 """
 
 import math
+from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconcile.grid import EPS, Grid, energy_between, footprint, peak_between
@@ -189,3 +191,44 @@ def _stretch_uses(grid, shape, done, k, run: Pausable) -> list[Use]:
         k += 1
         if ran >= target - EPS:
             return uses
+
+
+def place_slots_ranked(grid: Grid, capacity: list[float], shape, offset: float, lo: int, run: Pausable,
+                       ranking: Callable[[], tuple[list[int], list]], end: int) -> list[Use]:
+    """Like `place_slots`, but in the best slots only: the fewest of `ranking()` (the window's
+    slots best first, and each slot's cost) in which the rest of the run fits before `end`, minimum
+    run and pause honoured. When even as soon as possible it cannot be done by `end`, or as soon
+    as possible uses only slots of the least cost, the plan is as soon as possible.
+
+    Within the allowed slots `place_slots` goes earliest first, so ties and leftovers go to the
+    earlier slot and an unchanged problem gives an unchanged plan.
+    """
+    soonest = place_slots(grid, list(capacity), shape, offset, lo, run)
+    complete = soonest and soonest[-1].offset + soonest[-1].seconds >= run.duration_s - EPS
+    ranked, cost = ranking() if complete and soonest[-1].slot < end else ([], [])
+    worst = max(cost[u.slot] for u in soonest) if ranked else None
+    if not ranked or worst == cost[ranked[0]]:
+        occupy(capacity, soonest)
+        return soonest
+
+    def attempt(n: int) -> list[Use] | None:
+        masked = [-math.inf] * len(capacity)
+        for k in ranked[:n]:
+            masked[k] = capacity[k]
+        first = lo if run.on_for_s is not None else max(lo, min(ranked[:n]))  # an off run waits anyway
+        uses = place_slots(grid, masked, shape, offset, first, run)
+        done = uses and uses[-1].offset + uses[-1].seconds >= run.duration_s - EPS
+        return uses if done and uses[-1].slot < end else None
+
+    low = max(1, math.ceil((run.duration_s - offset) / grid.slot_s - EPS))
+    high = bisect_right([cost[k] for k in ranked], worst)  # allowing every slot as good as the worst used
+    best = soonest
+    while low < high:  # gallop up from the slots needed, then halve: the fewest that still do
+        middle = min(high, 2 * low) if best is soonest else (low + high) // 2
+        uses = attempt(middle)
+        if uses is None:
+            low = middle + 1
+        else:
+            best, high = uses, middle
+    occupy(capacity, best)
+    return best

@@ -4,6 +4,7 @@ No session, clock, environment or printing here: the same snapshot and `now` giv
 plan. The invariant tests check is `plan(apply(s, plan(s, now)), now).decisions == ()`.
 """
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from reconcile.domain import Decision, Finish, Placement, Plan, Run, Snapshot
@@ -14,6 +15,9 @@ from reconcile.timetable import build_timetable, progress_at
 def plan(snapshot: Snapshot, now: datetime) -> Plan:
     """Everything the tick at `now` decides for `snapshot`."""
     now_s = now.timestamp()
+    # Canonical order: the plan must not depend on the order rows came in (a query without ORDER BY).
+    snapshot = replace(snapshot, runs=tuple(sorted(snapshot.runs, key=lambda r: r.id)),
+                       ended=tuple(sorted(snapshot.ended, key=lambda e: e.id)))
     finished, still_open = finish_overdue(snapshot.runs, now_s)
     priorities = tuple((run.id, priority(run, now_s)) for run in still_open)
     placements, unplaced, _grid = build_timetable(snapshot, still_open, now_s)
@@ -36,7 +40,7 @@ def finish_overdue(runs: tuple[Run, ...], now: float) -> tuple[tuple[Finish, ...
         if run.state == "running" and progress_at(run, now) >= run.shape.duration_s:
             since = run.state_since.timestamp() if run.state_since else now
             ended = since + run.shape.duration_s - run.progress_s
-            finished.append(Finish(run.id, datetime.fromtimestamp(round(ended, 3), UTC)))
+            finished.append(Finish(run.id, datetime.fromtimestamp(round(ended, 6), UTC)))
         else:
             still_open.append(run)
     return tuple(finished), tuple(still_open)

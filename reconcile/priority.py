@@ -24,14 +24,16 @@ def priority(run: Run, now_s: float) -> int:
     return int(urgency(run, now_s))
 
 
-def claim_order(run: Run, now_s: float) -> tuple:
+def claim_order(run: Run, now_s: float, *, continuing: bool | None = None) -> tuple:
     """Sort key: who claims power first.
 
     Higher priority first; at equal (rounded) priority a running run keeps its place, so it is
     paused only for a strictly higher priority; then the exact priority; then the earlier
     deadline (runs at 10 have both passed theirs: the one that reached 10 first stays first),
-    the earlier request, the lower id.
+    the earlier request, the lower id. `continuing=False` gives a running run's key for what it
+    claims after it pauses anyway: the place it would have if it were not running.
     """
     exact = urgency(run, now_s)
     deadline = run.latest_end.timestamp() if run.latest_end else float("inf")
-    return (-int(exact), run.state != "running", -exact, deadline, run.requested_at, run.id)
+    continuing = run.state == "running" if continuing is None else continuing
+    return (-int(exact), not continuing, -exact, deadline, run.requested_at, run.id)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -10,7 +11,6 @@ from models import OBJECTIVES, Execution
 from reconcile.catalog import check_priority_class, find_appliance, find_program
 from reconcile.errors import ReconcileError
 from reconcile.store import load_home
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,7 @@ def enqueue(session: Session, *, now: datetime, request: Request) -> Execution:
     appliance = find_appliance(session, home.id, request.appliance)
     program = find_program(session, appliance, request.program)
     earliest = max(now, request.not_before) if request.not_before else now
-    latest_end = _deadline(request, earliest, now, appliance.max_delay_s, program.duration_s)
+    latest_end = _deadline(request, earliest, now, appliance.max_delay_s, program.duration_s, home.timezone)
     klass = request.priority_class if request.priority_class is not None else appliance.priority_class
     check_priority_class(klass)
     if request.objective is not None and request.objective not in OBJECTIVES:
@@ -52,12 +52,14 @@ def enqueue(session: Session, *, now: datetime, request: Request) -> Execution:
 
 
 def _deadline(request: Request, earliest: datetime, now: datetime, default_delay: int | None,
-              duration_s: int) -> datetime | None:
+              duration_s: int, timezone: str) -> datetime | None:
     if request.by is not None and request.within_s is not None:
         raise ReconcileError("give either --within or --by, not both")
     if request.by is not None:
         if request.by <= now:
-            raise ReconcileError(f"--by {request.by.isoformat(timespec='minutes')} is in the past")
+            zone = ZoneInfo(timezone)  # say it in the home's time, as the user wrote it
+            raise ReconcileError(f"--by {request.by.astimezone(zone):%Y-%m-%d %H:%M} is in the past "
+                                 f"(it is {now.astimezone(zone):%Y-%m-%d %H:%M} in {timezone})")
         if request.not_before is not None and request.by <= request.not_before:
             raise ReconcileError("--by must be after --not-before")
         return request.by

@@ -24,7 +24,7 @@ def load_home(session: Session) -> Home:
 
 def home_value(home: Home) -> domain.Home:
     return domain.Home(home.id, home.limit_w, home.timezone, home.slot_s, home.horizon_s, home.reserve_w,
-                       home.objective)
+                       home.objective, home.planner)
 
 
 def load_snapshot(*, session: Session, home: Home) -> Snapshot:

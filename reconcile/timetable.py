@@ -1,12 +1,22 @@
 """Building the timetable: committed runs first, the rest in claim order. PURE."""
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 from reconcile.domain import Placement, Run, Segment, Snapshot, Unplaced
-from reconcile.grid import EPS, Grid, footprint, make_grid
-from reconcile.objectives import chooser
-from reconcile.placement import Pausable, Use, contiguous_uses, occupy, place_block, place_slots
+from reconcile.grid import EPS, Grid, footprint, make_grid, peak_between
+from reconcile.objectives import place_block_by, slot_ranking, window_end
+from reconcile.placement import (
+    Pausable,
+    Use,
+    contiguous_uses,
+    occupy,
+    place_block,
+    place_slots,
+    place_slots_ranked,
+)
 from reconcile.priority import claim_order
 
 
@@ -29,8 +39,10 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
             occupy(capacity, head)
             uses[run.id] = head
     unplaced = []
-    for run in sorted(runs, key=lambda r: claim_order(r, now)):
-        if run.state == "running" and not run.interruptible:
+    for _key, run, current in _claims(runs, now):
+        if current:
+            head = uses.get(run.id, [])
+            uses[run.id] = head + _current_stretch(grid, capacity, run, now, head)
             continue
         rest = _place(grid, capacity, run, now, uses.get(run.id, []), snapshot.home.objective)
         if rest is None:
@@ -39,6 +51,37 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
             uses[run.id] = uses.get(run.id, []) + rest
     placements = tuple(_placement(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
     return placements, tuple(unplaced), grid
+
+
+def _claims(runs: tuple[Run, ...], now: float) -> list[tuple[tuple, Run, bool]]:
+    """(key, run, current stretch only) in claim order; committed runs claim nothing more.
+
+    A running pausable run claims twice: its current stretch first among its equals (it is paused
+    only for a strictly higher priority), and what it needs after that stretch at the place it
+    would have if it were not running. Were its whole future to go first, every start or pause
+    would reorder the plan behind it and move others' planned starts back and forth.
+    """
+    claims = []
+    for run in runs:
+        if run.state == "running" and not run.interruptible:
+            continue
+        if run.state == "running":
+            claims.append((claim_order(run, now, continuing=True), run, True))
+        claims.append((claim_order(run, now, continuing=False), run, False))
+    return sorted(claims, key=lambda claim: claim[0])
+
+
+def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, head: list[Use]) -> list[Use]:
+    """The uses that keep a running run on from its head (or now) until it would pause; taken."""
+    planned = _place(grid, list(capacity), replace(run, objective="asap"), now, head, "asap") or []
+    first = head[-1].slot + 1 if head else 0
+    stretch = []
+    for use in planned:
+        if use.slot != first + len(stretch):
+            break
+        stretch.append(use)
+    occupy(capacity, stretch)
+    return stretch
 
 
 def _committed_head(grid: Grid, run: Run, now: float) -> list[Use]:
@@ -69,14 +112,23 @@ def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[U
     lo = head[-1].slot + 1 if head else grid.slot_at_or_after(run.earliest_start.timestamp())
     if run.shape.duration_s - done <= EPS:
         return []
+    if run.interruptible and peak_between(run.shape, done, run.shape.duration_s) > max(grid.capacity) + EPS:
+        return None if not head else []  # it could never finish: better not started than stuck half-way
+    objective = run.objective or objective
     if not run.interruptible:
-        choose = chooser(run.objective or objective, grid, run, capacity)
-        return place_block(grid, capacity, run.shape, done, lo, grid.horizon, choose)
+        if objective != "asap":
+            return place_block_by(objective, grid, capacity, run, done, lo)
+        return place_block(grid, capacity, run.shape, done, lo, grid.horizon)
     since = run.state_since.timestamp() if run.state_since else now
     on_for = (now - since + sum(u.seconds for u in head)) if run.state == "running" else None
     pausable = Pausable(run.shape.duration_s, run.min_run_s, run.min_pause_s, on_for,
                         since + run.min_pause_s if run.state == "paused" else now)
-    uses = place_slots(grid, capacity, run.shape, done, lo, pausable)
+    if objective != "asap":
+        end = window_end(grid, run)
+        ranking = partial(slot_ranking, objective, grid, capacity, run, done, lo, end)
+        uses = place_slots_ranked(grid, capacity, run.shape, done, lo, pausable, ranking, end)
+    else:
+        uses = place_slots(grid, capacity, run.shape, done, lo, pausable)
     return uses or (None if not head else [])
 
 
@@ -116,4 +168,5 @@ def _segment(grid: Grid, stretch: list[Use]) -> Segment:
 
 
 def _instant(epoch: float) -> datetime:
-    return datetime.fromtimestamp(round(epoch, 3), UTC)
+    # Microseconds, the datetimes' own resolution: rounding coarser would move slot 0 off `now`.
+    return datetime.fromtimestamp(round(epoch, 6), UTC)

@@ -1,0 +1,71 @@
+"""A scenario's home, appliances, programs and forecasts written into the database.
+
+Used by `wattplan init --sample`. It only adds what is missing (an appliance or program of the
+same name is kept as it is) and replaces forecast values where the series overlap, so loading
+twice changes nothing.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlmodel import Session
+
+from models import Forecast
+from reconcile.catalog import add_appliance, add_profile, find_appliance, init_home, programs_of
+from reconcile.scenario_types import Scenario, Series
+from reconcile.units import parse_zone
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    appliances: int  # added now (existing ones are kept)
+    programs: int
+    forecasts: int  # forecast rows written
+    shift_days: int  # how many days the forecasts were moved to reach the day of `now`
+    created: bool  # the home was created (not only updated)
+
+
+def load_into_db(session: Session, scenario: Scenario, now: datetime, *,
+                 settings: dict[str, Any] | None = None) -> Loaded:
+    """Write `scenario` into the home (created if needed; `settings` override its home values).
+
+    Forecasts are re-dated by whole days so that the scenario's first day becomes the local day
+    of `now`: a tick run today then sees the sample's sun and prices.
+    """
+    h = scenario.home
+    values = {"limit_w": h.limit_w, "timezone": h.timezone, "slot_s": h.slot_s, "horizon_s": h.horizon_s,
+              "reserve_w": h.reserve_w, "objective": h.objective}
+    values.update({k: v for k, v in (settings or {}).items() if v is not None})
+    home, created = init_home(session, now=now, **values)
+    added_appliances = added_programs = 0
+    for a in scenario.appliances:
+        if find_appliance(session, home.id, a.name, required=False) is None:
+            add_appliance(session, now=now, name=a.name, interruptible=a.interruptible,
+                          min_run_s=a.min_run_s, min_pause_s=a.min_pause_s, priority_class=a.priority_class,
+                          max_delay_s=a.max_delay_s)
+            added_appliances += 1
+    for p in scenario.programs:
+        owner = find_appliance(session, home.id, p.appliance)
+        if all(existing.name != p.name for existing in programs_of(session, owner.id)):
+            add_profile(session, now=now, appliance=p.appliance, name=p.name, slot_s=p.slot_s, watts=p.watts,
+                        peak_watts=p.peak_watts, source=p.source or None)
+            added_programs += 1
+    zone = parse_zone(home.timezone)
+    shift = (now.astimezone(zone).date() - scenario.start.astimezone(zone).date()).days
+    rows = sum(_store_series(session, home.id, s, timedelta(days=shift)) for s in scenario.forecasts)
+    return Loaded(added_appliances, added_programs, rows, shift, created)
+
+
+def _store_series(session: Session, home_id: int, series: Series, shift: timedelta) -> int:
+    """Replace the `series.kind` values overlapping the series by its values, one row per slot."""
+    start, step = series.start + shift, timedelta(seconds=series.slot_s)
+    end = start + step * len(series.values)
+    session.execute(delete(Forecast).where(Forecast.home_id == home_id, Forecast.kind == series.kind,
+                                           Forecast.starts_at < end, Forecast.ends_at > start))
+    session.add_all(Forecast(home_id=home_id, kind=series.kind, starts_at=start + i * step,
+                             ends_at=start + (i + 1) * step, value=value)
+                    for i, value in enumerate(series.values))
+    session.flush()
+    return len(series.values)

@@ -1,0 +1,377 @@
+"""Read-side queries for the CLI's listings: plain frozen values, no printing.
+
+`as_data` turns any of them into JSON-ready dicts (times as ISO 8601 UTC); the README's
+"Command reference" documents those keys, which stay stable.
+"""
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from models import Appliance, Decision, Execution, Profile, Tick, TimetableEntry
+from reconcile.catalog import find_appliance
+from reconcile.domain import DECISION_TTL_S, Shape
+from reconcile.grid import energy_between, make_grid, peak_between
+from reconcile.store import load_home, load_snapshot
+from reconcile.units import format_duration
+
+OPEN = ("pending", "running", "paused")
+_STATE_ORDER = {"running": 0, "paused": 1, "pending": 2, "finished": 3, "cancelled": 4}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HomeView:
+    limit_w: float
+    timezone: str
+    slot_s: int
+    horizon_s: int
+    reserve_w: float
+    objective: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProfileView:
+    appliance: str
+    name: str
+    slot_s: int
+    duration_s: int
+    energy_wh: float
+    peak_w: float
+    source: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApplianceView:
+    name: str
+    interruptible: bool
+    min_run_s: int
+    min_pause_s: int
+    priority_class: int
+    max_delay_s: int | None
+    programs: tuple[ProfileView, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExecutionView:
+    id: int
+    appliance: str
+    program: str
+    state: str
+    priority: int
+    priority_class: int
+    requested_at: datetime
+    earliest_start: datetime
+    latest_end: datetime | None
+    planned_start: datetime | None
+    planned_end: datetime | None
+    late_s: int | None
+    state_since: datetime
+    progress_s: float  # profile seconds done when the current state began
+    duration_s: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+    note: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TickView:
+    id: int
+    now: datetime
+    ran_at: datetime
+    duration_ms: float
+    decisions: int
+    finished: int
+    planned: int
+    unplaced: int
+    problems: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatusView:
+    home: HomeView
+    last_tick: TickView | None
+    executions: tuple[ExecutionView, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DecisionView:
+    id: int
+    tick_id: int
+    execution_id: int
+    appliance: str
+    program: str
+    kind: str
+    at: datetime
+    valid_until: datetime
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StateView:
+    appliance: str
+    should_run: bool
+    execution_id: int | None
+    decision: str | None  # kind of the newest decision about that execution, while it is valid
+    valid_until: datetime | None  # act on this answer only until then
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SlotView:
+    start: datetime
+    end: datetime
+    planned_w: float  # the highest power the plan may draw in the slot: sum of the runs' peaks
+    energy_wh: float
+    capacity_w: float  # limit + PV − base load
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EntryView:
+    execution_id: int
+    appliance: str
+    program: str
+    seq: int
+    start: datetime
+    end: datetime
+    energy_wh: float
+    peak_w: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TimetableView:
+    home: HomeView
+    tick: TickView | None
+    slots: tuple[SlotView, ...]
+    entries: tuple[EntryView, ...]
+
+
+def as_data(value: Any) -> Any:
+    """Plain JSON-ready data: dataclasses as dicts, datetimes as ISO 8601 UTC (`…Z`)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: as_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [as_data(item) for item in value]
+    if isinstance(value, dict):
+        return {key: as_data(item) for key, item in value.items()}
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value
+
+
+def tick_data(report) -> dict[str, Any]:
+    """A `TickReport` as JSON-ready data: what the tick decided, finished, planned and skipped."""
+    plan = report.plan
+    return as_data({
+        "tick_id": report.tick_id, "now": report.now, "duration_ms": report.duration_ms,
+        "clock_behind_s": report.clock_behind_s, "summary": report.summary(),
+        "decisions": plan.decisions, "finished": plan.finished,
+        "planned": [{"execution_id": p.execution_id, "start": p.start, "end": p.end, "late_s": p.late_s}
+                    for p in plan.placements],
+        "unplaced": plan.unplaced, "problems": plan.problems,
+    })
+
+
+def home(session: Session) -> HomeView:
+    h = load_home(session)
+    return HomeView(h.limit_w, h.timezone, h.slot_s, h.horizon_s, h.reserve_w, h.objective)
+
+
+def profiles(session: Session, appliance: str | None = None) -> list[ProfileView]:
+    """Every program, by appliance and name; only `appliance`'s when given."""
+    home_id = load_home(session).id
+    query = (select(Profile, Appliance.name).join(Appliance, Appliance.id == Profile.appliance_id)
+             .where(Profile.home_id == home_id).order_by(Appliance.name, Profile.name))
+    if appliance is not None:
+        query = query.where(Profile.appliance_id == find_appliance(session, home_id, appliance).id)
+    return [ProfileView(owner, p.name, p.slot_s, p.duration_s, p.energy_wh, p.peak_w, p.source)
+            for p, owner in session.execute(query)]
+
+
+def appliances(session: Session, name: str | None = None) -> list[ApplianceView]:
+    """Every appliance with its programs, by name; only `name` when given (an error if unknown)."""
+    home_id = load_home(session).id
+    query = select(Appliance).where(Appliance.home_id == home_id).order_by(Appliance.name)
+    if name is not None:
+        query = query.where(Appliance.id == find_appliance(session, home_id, name).id)
+    programs: dict[str, list[ProfileView]] = {}
+    for program in profiles(session, name):
+        programs.setdefault(program.appliance, []).append(program)
+    return [ApplianceView(a.name, a.interruptible, a.min_run_s, a.min_pause_s, a.priority_class,
+                          a.max_delay_s, tuple(programs.get(a.name, ())))
+            for a in session.execute(query).scalars()]
+
+
+def executions(session: Session, *, include_closed: bool = False) -> list[ExecutionView]:
+    """Open executions (all with `include_closed`): running, paused, pending, then by start and id."""
+    home_id = load_home(session).id
+    query = (select(Execution, Appliance.name, Profile.name, Profile.duration_s)
+             .join(Appliance, Appliance.id == Execution.appliance_id)
+             .join(Profile, Profile.id == Execution.profile_id)
+             .where(Execution.home_id == home_id))
+    if not include_closed:
+        query = query.where(Execution.state.in_(OPEN))
+    rows = [_execution(*row) for row in session.execute(query)]
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(rows, key=lambda r: (_STATE_ORDER[r.state], r.planned_start or far, r.id))
+
+
+def _execution(e: Execution, appliance: str, program: str, duration_s: int) -> ExecutionView:
+    return ExecutionView(e.id, appliance, program, e.state, e.priority, e.priority_class, e.requested_at,
+                         e.earliest_start, e.latest_end, e.planned_start, e.planned_end, e.late_s,
+                         e.state_since, round(e.progress_s, 3), duration_s, e.started_at, e.ended_at,
+                         e.end_reason, e.note)
+
+
+def last_tick(session: Session) -> TickView | None:
+    home_id = load_home(session).id
+    tick = session.execute(select(Tick).where(Tick.home_id == home_id).order_by(Tick.id.desc()).limit(1)
+                           ).scalars().first()
+    if tick is None:
+        return None
+    return TickView(tick.id, tick.now, tick.ran_at, tick.duration_ms, tick.decisions, tick.finished,
+                    tick.planned, tick.unplaced, tuple(tick.problems or ()))
+
+
+def status(session: Session) -> StatusView:
+    return StatusView(home(session), last_tick(session), tuple(executions(session)))
+
+
+def check(session: Session, *, now: datetime, max_age_s: int) -> tuple[bool, str]:
+    """(fresh, one line): is the newest tick younger than `max_age_s` by the wall clock?"""
+    tick = last_tick(session)
+    if tick is None:
+        return False, "stale: no tick has run yet"
+    age = (now - tick.ran_at).total_seconds()
+    ago = f"last tick #{tick.id} ran {format_duration(max(0.0, age))} ago"
+    if age > max_age_s:
+        return False, f"stale: {ago}, more than {format_duration(max_age_s)}"
+    return True, f"ok: {ago}"
+
+
+def decisions(session: Session, *, now: datetime, since: datetime | None = None,
+              pending: bool = False) -> list[DecisionView]:
+    """Decisions made since `since`, oldest first.
+
+    `pending`: only what an actuator may still act on at `now`: the newest decision per execution,
+    while it is valid (`valid_until > now`); a start or resume of a run the user has ended since
+    is withdrawn. Stale decisions are never offered.
+    """
+    home_id = load_home(session).id
+    query = (select(Decision, Appliance.name, Profile.name, Execution.state)
+             .join(Execution, Execution.id == Decision.execution_id)
+             .join(Appliance, Appliance.id == Execution.appliance_id)
+             .join(Profile, Profile.id == Execution.profile_id)
+             .where(Decision.home_id == home_id).order_by(Decision.id))
+    if since is not None:
+        query = query.where(Decision.at >= since)
+    if pending:
+        newest = (select(func.max(Decision.id)).where(Decision.home_id == home_id)
+                  .group_by(Decision.execution_id))
+        query = query.where(Decision.id.in_(newest), Decision.valid_until > now)
+    rows = session.execute(query)
+    return [DecisionView(d.id, d.tick_id, d.execution_id, appliance, program, d.kind, d.at, d.valid_until,
+                         d.reason)
+            for d, appliance, program, state in rows
+            if not (pending and d.kind in ("start", "resume") and state != "running")]
+
+
+def state(session: Session, *, now: datetime) -> tuple[list[StateView], bool]:
+    """(what each appliance should be doing at `now`, fresh): the answer an actuator polls.
+
+    Level-triggered: an appliance should run exactly when one of its executions is `running`
+    as of the newest tick, and that tick is younger than two periods (`DECISION_TTL_S`). When it
+    is older, nothing vouches for any run: every `should_run` is false and `fresh` is False.
+    """
+    home_id = load_home(session).id
+    tick = last_tick(session)
+    expires = tick.now + timedelta(seconds=DECISION_TTL_S) if tick else None
+    fresh = expires is not None and expires > now
+    newest = {d.execution_id: d for d in decisions(session, now=now, pending=True)}
+    rows = session.execute(
+        select(Appliance.name, Execution.id, Execution.state)
+        .outerjoin(Execution, (Execution.appliance_id == Appliance.id) & Execution.state.in_(OPEN))
+        .where(Appliance.home_id == home_id).order_by(Appliance.name, Execution.id))
+    by_appliance: dict[str, list[tuple[int, str]]] = {}
+    for name, execution_id, execution_state in rows:
+        by_appliance.setdefault(name, [])
+        if execution_id is not None:
+            by_appliance[name].append((execution_id, execution_state))
+    ended = {d.appliance: d for d in newest.values() if d.kind == "stop"}
+    return [_appliance_state(name, runs, newest, ended.get(name), fresh, expires, tick)
+            for name, runs in by_appliance.items()], fresh
+
+
+def _appliance_state(name, runs, newest, stop, fresh, expires, tick) -> StateView:
+    running = [execution_id for execution_id, s in runs if s == "running"]
+    if not fresh:
+        why = "no tick yet" if tick is None else f"stale: the last tick planned at {as_data(tick.now)}"
+        execution_id = running[0] if running else None
+        return StateView(name, False, execution_id, None, expires, why + "; act on nothing")
+    if running:
+        chosen = running[0]
+        decision = newest.get(chosen)
+        return StateView(name, True, chosen, decision.kind if decision else None, expires,
+                         f"execution #{chosen} is running")
+    paused = [execution_id for execution_id, s in runs if s == "paused"]
+    if paused:
+        decision = newest.get(paused[0])
+        return StateView(name, False, paused[0], decision.kind if decision else None, expires,
+                         f"execution #{paused[0]} is paused")
+    if stop is not None:
+        return StateView(name, False, stop.execution_id, "stop", expires,
+                         f"execution #{stop.execution_id} must stop: {stop.reason}")
+    return StateView(name, False, None, None, expires, "nothing to run")
+
+
+def timetable(session: Session, *, hours: float | None = None) -> TimetableView:
+    """The newest tick's plan: its entries and the planned load per slot for `hours` from its now."""
+    h = load_home(session)
+    info, tick = home(session), last_tick(session)
+    if tick is None:
+        return TimetableView(info, None, (), ())
+    rows = list(session.execute(
+        select(TimetableEntry, Appliance.name, Profile)
+        .join(Execution, Execution.id == TimetableEntry.execution_id)
+        .join(Appliance, Appliance.id == Execution.appliance_id)
+        .join(Profile, Profile.id == Execution.profile_id)
+        .where(TimetableEntry.home_id == h.id)
+        .order_by(TimetableEntry.starts_at, TimetableEntry.execution_id, TimetableEntry.seq)))
+    entries = tuple(EntryView(t.execution_id, appliance, p.name, t.seq, t.starts_at, t.ends_at, t.energy_wh,
+                              t.peak_w) for t, appliance, p in rows)
+    count = max(1, round((hours * 3600 if hours else h.horizon_s) / h.slot_s))
+    snapshot = load_snapshot(session=session, home=h)
+    grid = make_grid(snapshot, tick.now.timestamp(), max(0, count - h.horizon_s // h.slot_s))
+    peaks, energy = [0.0] * count, [0.0] * count
+    for t, _appliance, p in rows:
+        _add_load(grid, _shape(p), t, peaks, energy)
+    slots = tuple(
+        SlotView(_at(grid.start_of(k)), _at(grid.start_of(k + 1)), round(peaks[k], 1), round(energy[k], 3),
+                 round(grid.capacity[k], 1))
+        for k in range(count))
+    return TimetableView(info, tick, slots, entries)
+
+
+def _shape(p: Profile) -> Shape:
+    peaks = tuple(max(w, q) for w, q in zip(p.watts, p.peak_watts, strict=True))
+    return Shape(p.slot_s, tuple(p.watts), peaks)
+
+
+def _add_load(grid, shape: Shape, entry: TimetableEntry, peaks: list[float], energy: list[float]) -> None:
+    """Add the stretch `entry` (profile from its offset) to the per-slot peak and energy sums."""
+    start, end = entry.starts_at.timestamp(), entry.ends_at.timestamp()
+    k = grid.slot_holding(start)
+    while k < len(peaks) and grid.start_of(k) < end:
+        a = entry.offset_s + max(grid.start_of(k), start) - start
+        b = min(shape.duration_s, entry.offset_s + min(grid.start_of(k + 1), end) - start)
+        if b > a:
+            peaks[k] += peak_between(shape, a, b)
+            energy[k] += energy_between(shape, a, b)
+        k += 1
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(round(epoch, 3), UTC)

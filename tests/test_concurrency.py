@@ -1,0 +1,224 @@
+"""SQLite under concurrent writers: real processes enqueue while ticks run, and ticks collide.
+
+DESIGN.md, "Guarantees": WAL, a busy timeout and `BEGIN IMMEDIATE` on every write transaction,
+so an enqueue that races a tick waits for it instead of failing with "database is locked", and
+two ticks serialise on the write lock. Every process here is a real OS process (a subprocess
+running `python -m tests.workers`, or a forkserver child); none is a thread.
+"""
+
+import json
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from reconcile import catalog, requests
+from reconcile.db import BUSY_TIMEOUT_MS, make_engine, transaction
+from reconcile.tick import run_tick
+from tests.conftest import T0
+from tests.workers import check_database, tick_at_barrier
+
+ROOT = Path(__file__).resolve().parents[1]
+ENQUEUERS, ENQUEUES_EACH, TICKERS = 8, 250, 2
+SPEED = 600  # virtual seconds per wall second: the ticks' now advances 10 minutes per second
+TICK_PAUSE_S = 0.5  # between two ticks of a loop (the timer's period is 60 s)
+FRESH_EVERY = 10  # every 10th enqueue opens a new engine and connection, as a CLI process does
+
+
+def forkserver():
+    """A multiprocessing context whose children fork from a server that imported wattplan once."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tests.workers"])
+    return context
+
+
+def worker(*args: str) -> subprocess.Popen:
+    """`python -m tests.workers ARGS` in a fresh interpreter, as a separate process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "tests.workers", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def add_appliances(engine, count: int) -> None:
+    """`count` appliances `w0`…, 1–4 minute cycles: two bigger ones (0.7–0.8 kW) that compete for power (w0 pausable,
+    priority class 2; w1 class 9, so w1 pauses w0) and small ones (60–160 W) that mostly fit."""
+    watts = [500.0, 400.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]
+    with transaction(engine) as session:
+        for i in range(count):
+            pausable = i % 2 == 0
+            catalog.add_appliance(session, now=T0, name=f"w{i}", interruptible=pausable,
+                                  min_run_s=60 if pausable else 0, min_pause_s=60 if pausable else 0,
+                                  priority_class={0: 2, 1: 9}.get(i, 5))
+            catalog.add_profile(session, now=T0, appliance=f"w{i}", name="p", slot_s=60,
+                                watts=[watts[i % len(watts)]] * (1 + i % 4))
+
+
+# --- the engine's SQLite settings ------------------------------------------------------------
+
+
+def test_every_connection_gets_wal_busy_timeout_foreign_keys_and_synchronous_normal(engine):
+    with engine.connect() as connection:
+        read = {name: connection.execute(text(f"PRAGMA {name}")).scalar()
+                for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")}
+    assert read == {"journal_mode": "wal", "busy_timeout": BUSY_TIMEOUT_MS, "foreign_keys": 1, "synchronous": 1}
+    assert BUSY_TIMEOUT_MS >= 5000
+
+
+def test_a_write_transaction_holds_the_write_lock_from_its_first_statement(home_engine, db_path):
+    """`transaction()` begins IMMEDIATE: even before it writes, another process cannot write.
+
+    A deferred BEGIN would take no lock until the first write, and a read that later upgrades
+    to a write fails at once with SQLITE_BUSY whatever the timeout. Readers are never blocked (WAL).
+    """
+    probe = [sys.executable, "-c", PROBE, str(db_path)]
+    with transaction(home_engine) as session:
+        session.execute(text("SELECT count(*) FROM execution")).scalar()  # only a read so far
+        held = json.loads(subprocess.run(probe, capture_output=True, text=True, check=True).stdout)
+    free = json.loads(subprocess.run(probe, capture_output=True, text=True, check=True).stdout)
+    assert held == {"read": 0, "write": "database is locked"}
+    assert free == {"read": 0, "write": "ok"}
+
+
+PROBE = """
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+result = {"read": c.execute("SELECT count(*) FROM execution").fetchone()[0]}
+try:
+    c.execute("BEGIN IMMEDIATE"); c.execute("ROLLBACK"); result["write"] = "ok"
+except sqlite3.OperationalError as error:
+    result["write"] = str(error)
+print(json.dumps(result))
+"""
+
+
+def test_a_deferred_read_then_write_fails_at_once_which_is_why_begin_is_immediate(home_engine, db_path):
+    """The failure the recipe avoids, shown with plain sqlite3 and a 10 s timeout that never helps."""
+    first, second = (sqlite3.connect(db_path, timeout=10, isolation_level=None) for _ in range(2))
+    first.execute("BEGIN")
+    second.execute("BEGIN")
+    first.execute("SELECT count(*) FROM home").fetchone()
+    second.execute("SELECT count(*) FROM home").fetchone()
+    first.execute("UPDATE home SET reserve_w = reserve_w")
+    started = time.perf_counter()
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        second.execute("UPDATE home SET reserve_w = reserve_w")
+    assert time.perf_counter() - started < 1  # no waiting: the busy timeout cannot help a stale reader
+    first.execute("COMMIT")
+    second.execute("ROLLBACK")
+
+
+# --- many enqueuers racing two tick loops ----------------------------------------------------
+
+
+def test_enqueues_racing_two_tick_loops_are_all_stored_once_and_nothing_starts_twice(
+        home_engine, db_path, tmp_path, record_property):
+    add_appliances(home_engine, ENQUEUERS)
+    with transaction(home_engine) as session:  # a 2 h horizon keeps a tick of hundreds of runs short
+        catalog.init_home(session, now=T0, limit_w=6900, timezone="Europe/Berlin", horizon_s=7200)
+    url, stop = f"sqlite:///{db_path}", tmp_path / "stop"
+    clock = ["--t0", T0.isoformat(), "--wall0", repr(time.time()), "--speed", str(SPEED)]
+    started = time.perf_counter()
+    tickers = [worker("ticks", url, str(stop), *clock, "--pause", str(TICK_PAUSE_S)) for _ in range(TICKERS)]
+    enqueuers = [worker("enqueue", url, f"w{i}", str(ENQUEUES_EACH), *clock, "--fresh-every", str(FRESH_EVERY))
+                 for i in range(ENQUEUERS)]
+    enqueued = [finish(p, timeout=170) for p in enqueuers]
+    enqueue_wall = time.perf_counter() - started
+    stop.touch()
+    ticked = [finish(p, timeout=30) for p in tickers]
+
+    ids = [i for result in enqueued for i in result["ids"]]
+    assert len(ids) == len(set(ids)) == ENQUEUERS * ENQUEUES_EACH
+    with sqlite3.connect(db_path) as db:
+        stored = db.execute("SELECT e.id, a.name, e.requested_at FROM execution e "
+                            "JOIN appliance a ON a.id = e.appliance_id").fetchall()
+    assert sorted(row[0] for row in stored) == sorted(ids)
+    for result in enqueued:  # each request once, under its own (appliance, requested_at) label
+        mine = sorted(at for _, name, at in stored if name == result["appliance"])
+        assert mine == sorted(stamp_of(at) for at in result["requested_at"])
+    counts = check_database(db_path)  # intact, whole ticks, no execution started twice
+    with sqlite3.connect(db_path) as db:
+        kinds = dict(db.execute("SELECT kind, count(*) FROM decision GROUP BY kind").fetchall())
+    assert counts["starts"] > ENQUEUERS  # the ticks really did start runs while enqueues raced them
+    figures = {"processes": f"{ENQUEUERS} enqueuers x {ENQUEUES_EACH} + {TICKERS} tick loops",
+               "enqueues": len(ids), "ticks": counts["tick"], "decisions": kinds, "wall_s": round(enqueue_wall, 1),
+               "max_enqueue_latency_ms": max(r["max_latency_ms"] for r in enqueued),
+               "p99_enqueue_latency_ms": max(r["p99_latency_ms"] for r in enqueued),
+               "median_enqueue_latency_ms": max(r["median_latency_ms"] for r in enqueued),
+               "slowest_tick_ms": max(r["slowest_tick_ms"] for r in ticked)}
+    record_property("figures", figures)
+    print(f"\nconcurrency figures: {json.dumps(figures)}")
+
+
+def finish(process: subprocess.Popen, *, timeout: float) -> dict:
+    """The worker's JSON result; it must exit 0 with nothing on stderr (no "database is locked")."""
+    out, err = process.communicate(timeout=timeout)
+    assert (process.returncode, err) == (0, ""), err
+    return json.loads(out)
+
+
+def stamp_of(iso: str) -> str:
+    """How SQLite stores an aware UTC instant (naive, space-separated, microseconds)."""
+    return datetime.fromisoformat(iso).astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+# --- two ticks at once -----------------------------------------------------------------------
+
+ROUNDS = 25
+
+
+def test_two_ticks_released_together_never_start_a_run_twice(home_engine, db_path, record_property):
+    """Each round: new requests, then two processes tick at the same `now`, released by a barrier.
+
+    One tick takes the write lock and decides; the other waits for it (busy timeout), then sees
+    those decisions and, the plan being idempotent, makes none.
+    """
+    add_appliances(home_engine, 4)
+    context, url = forkserver(), f"sqlite:///{db_path}"
+    waited = 0
+    for round_ in range(ROUNDS):
+        now = T0 + timedelta(minutes=3 * round_)
+        with transaction(home_engine) as session:
+            for i in range(4):
+                requests.enqueue(session, now=now, request=requests.Request(appliance=f"w{i}"))
+        barrier, results = context.Barrier(2), context.Queue()
+        ticks = [context.Process(target=tick_at_barrier, args=(url, now.isoformat(), barrier, results))
+                 for _ in range(2)]
+        for p in ticks:
+            p.start()
+        outcomes = sorted((results.get(timeout=30) for _ in ticks), key=lambda r: r[1])
+        for p in ticks:
+            p.join(timeout=10)
+            assert p.exitcode == 0
+        assert [kind for kind, *_ in outcomes] == ["ok", "ok"], outcomes
+        first, second = outcomes
+        assert first[2], f"round {round_}: the first tick decided nothing"
+        assert second[2] == [], f"round {round_}: the second tick repeated decisions {second[2]}"
+        waited += 1
+        check_database(db_path)
+    record_property("figures", {"rounds": ROUNDS, "second_tick_made_no_decision": waited})
+
+
+def test_a_tick_waits_for_an_open_enqueue_instead_of_failing(home_engine, db_path):
+    """A tick started while an enqueue holds the write lock waits, then sees the new request."""
+    add_appliances(home_engine, 1)
+    url = f"sqlite:///{db_path}"
+    code = ("import sys; from datetime import datetime; from reconcile.db import make_engine; "
+            "from reconcile.tick import run_tick; "
+            "r = run_tick(engine=make_engine(sys.argv[1]), now=datetime.fromisoformat(sys.argv[2])); "
+            "print([d.kind for d in r.plan.decisions])")
+    with transaction(home_engine) as session:
+        requests.enqueue(session, now=T0, request=requests.Request(appliance="w0"))
+        tick = subprocess.Popen([sys.executable, "-c", code, url, T0.isoformat()], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)  # the tick process starts and blocks on BEGIN IMMEDIATE
+        assert tick.poll() is None
+    out, err = tick.communicate(timeout=30)
+    assert (tick.returncode, err, out.strip()) == (0, "", "['start']")
+    assert run_tick(engine=make_engine(url), now=T0).plan.decisions == ()

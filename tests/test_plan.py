@@ -1,0 +1,261 @@
+"""The pure planner, table-driven: (snapshot, now) → decisions and planned starts. No database.
+
+Every home here has a 3 kW limit, 1-minute slots and no reserve unless the case says otherwise;
+`NOW` is 06:00 UTC. `starts` maps execution id → planned start (None: unplaced).
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pytest
+
+from reconcile.domain import Ended, Plan, Snapshot
+from reconcile.plan import plan
+from reconcile.priority import claim_order, priority
+from tests.helpers import (
+    HOUR,
+    MIN,
+    NOW,
+    decisions,
+    flat,
+    home,
+    interval,
+    paused,
+    placement,
+    run,
+    running,
+    shape,
+    snap,
+    starts,
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    snapshot: Snapshot
+    decisions: set[tuple[int, str]]
+    starts: dict[int, datetime | None]
+    now: datetime = NOW
+    extra: dict = field(default_factory=dict)
+
+
+HEAT_THEN_TAIL = shape(*[2500] * 10, *[300] * 20)  # a washer: 10 min heating, 20 min washing
+GAPPY = shape(*[2500] * 5, *[0] * 5, *[2500] * 5)  # power free between two heating phases
+
+CASES = [
+    Case("starts_now_when_power_is_free",
+         snap(run(1, flat(2000, 10))), {(1, "start")}, {1: NOW}),
+    Case("second_run_fits_in_the_first_runs_tail",
+         snap(run(1, HEAT_THEN_TAIL, at=NOW - MIN), run(2, flat(2000, 10))),
+         {(1, "start")}, {1: NOW, 2: NOW + 10 * MIN}),
+    Case("non_interruptible_run_waits_for_a_gap_that_holds_it_whole",
+         snap(running(1, GAPPY, since=NOW), run(2, flat(1000, 10))),
+         set(), {1: NOW, 2: NOW + 15 * MIN}),
+    Case("interruptible_run_uses_the_gap",
+         snap(running(1, GAPPY, since=NOW), run(2, flat(1000, 10), interruptible=True)),
+         set(), {1: NOW, 2: NOW + 5 * MIN}, extra={"segments": {2: [(5, 10), (15, 20)]}}),
+    Case("peak_inside_a_slot_counts_not_the_mean",
+         snap(running(1, flat(2000, 30), since=NOW), run(2, shape(500, 500, peaks=(1500, 500)))),
+         set(), {1: NOW, 2: NOW + 30 * MIN}),
+    Case("a_short_peak_that_fits_starts_now",
+         snap(running(1, flat(2000, 30), since=NOW), run(2, shape(500, 500, peaks=(1000, 500)))),
+         {(2, "start")}, {1: NOW, 2: NOW}),
+    Case("pv_raises_capacity",
+         snap(run(1, flat(4000, 10)), pv=[interval(NOW + 2 * HOUR, NOW + 4 * HOUR, 2000)]),
+         set(), {1: NOW + 2 * HOUR}),
+    Case("base_load_lowers_capacity",
+         snap(run(1, flat(1000, 10)), base=[interval(NOW - HOUR, NOW + HOUR, 2500)]),
+         set(), {1: NOW + HOUR}),
+    Case("a_base_load_step_inside_a_slot_counts",  # 15-minute slots, a 5-minute base forecast
+         snap(run(1, flat(2000, 15)), h=home(slot_s=900),
+              base=[interval(NOW, NOW + 5 * MIN, 0), interval(NOW + 5 * MIN, NOW + 10 * MIN, 1500)]),
+         set(), {1: NOW + 15 * MIN}),
+    Case("the_reserve_is_the_base_load_where_no_forecast_covers",
+         snap(run(1, flat(2000, 10)), h=home(3000, reserve_w=1500),
+              base=[interval(NOW, NOW + HOUR, 500)]),
+         {(1, "start")}, {1: NOW}),
+    Case("a_run_longer_than_the_base_load_gap_waits_for_the_reserve",
+         snap(run(1, flat(2000, 90)), h=home(3000, reserve_w=1500),
+              base=[interval(NOW, NOW + HOUR, 500)]),
+         set(), {1: None}),
+    Case("nothing_starts_before_earliest_start",
+         snap(run(1, flat(2000, 10), earliest_start=NOW + 30 * MIN)),
+         set(), {1: NOW + 30 * MIN}),
+    Case("earliest_start_inside_a_slot_waits_for_the_next_slot",
+         snap(run(1, flat(2000, 10), earliest_start=NOW + 5 * MIN), h=home(slot_s=900)),
+         set(), {1: NOW + 15 * MIN}),
+    Case("higher_priority_goes_first",
+         snap(run(1, flat(2000, 10), at=NOW - HOUR), run(2, flat(2000, 10), priority_class=7)),
+         {(2, "start")}, {2: NOW, 1: NOW + 10 * MIN}),
+    Case("at_equal_rounded_priority_the_exact_priority_goes_first",  # 5.83 before 5.0
+         snap(run(1, flat(2000, 10), at=NOW - 2 * HOUR), run(2, flat(2000, 10), at=NOW - HOUR, max_delay_s=6 * 3600)),
+         {(2, "start")}, {2: NOW, 1: NOW + 10 * MIN}),
+    Case("at_equal_exact_priority_the_earlier_deadline_goes_first",
+         snap(run(1, flat(2000, 10), latest_end=NOW + 3 * HOUR), run(2, flat(2000, 10), latest_end=NOW + 2 * HOUR)),
+         {(2, "start")}, {2: NOW, 1: NOW + 10 * MIN}),
+    Case("at_equal_deadline_the_earlier_request_goes_first",
+         snap(run(1, flat(2000, 10)), run(2, flat(2000, 10), at=NOW - MIN)),
+         {(2, "start")}, {2: NOW, 1: NOW + 10 * MIN}),
+    Case("at_equal_everything_the_lower_id_goes_first",
+         snap(run(2, flat(2000, 10)), run(1, flat(2000, 10))),
+         {(1, "start")}, {1: NOW, 2: NOW + 10 * MIN}),
+    Case("a_run_whose_peak_never_fits_is_unplaced_and_the_others_still_run",
+         snap(run(1, flat(4000, 5)), run(2, flat(1000, 5))),
+         {(2, "start")}, {1: None, 2: NOW}),
+    Case("an_interruptible_run_that_could_never_finish_is_not_started_for_its_first_minutes",
+         snap(run(1, shape(0, 3500), interruptible=True)), set(), {1: None}),
+    Case("running_interruptible_run_is_paused_for_a_strictly_higher_priority",
+         snap(running(1, flat(2000, 60), since=NOW - 30 * MIN, interruptible=True, min_run_s=600),
+              run(2, flat(2000, 10), priority_class=6)),
+         {(1, "pause"), (2, "start")}, {2: NOW, 1: NOW + 10 * MIN}),
+    Case("running_interruptible_run_is_paused_when_age_lifts_another_above_it",
+         snap(running(1, flat(2000, 60), since=NOW - 30 * MIN, interruptible=True),
+              run(2, flat(2000, 10), at=NOW - 2 * HOUR, max_delay_s=6 * 3600)),  # exact 6.67 > 5, rounded 6 > 5
+         {(1, "pause"), (2, "start")}, {2: NOW, 1: NOW + 10 * MIN}),
+    Case("running_interruptible_run_is_not_paused_for_an_equal_rounded_priority",
+         snap(running(1, flat(2000, 60), since=NOW - 30 * MIN, interruptible=True),
+              run(2, flat(2000, 10), at=NOW - HOUR, max_delay_s=6 * 3600)),  # exact 5.83, rounded 5
+         set(), {1: NOW, 2: NOW + 30 * MIN}),
+    Case("a_running_run_goes_first_only_until_it_pauses_anyway",  # then the earlier request goes first
+         snap(running(1, shape(*[1500] * 10, *[1000] * 10), since=NOW),
+              running(2, shape(*[1000] * 10, *[2500] * 20), since=NOW, at=NOW, interruptible=True),
+              run(3, flat(2500, 10), at=NOW - HOUR)),
+         set(), {1: NOW, 2: NOW, 3: NOW + 20 * MIN}, extra={"segments": {2: [(0, 10), (30, 50)]}}),
+    Case("running_interruptible_run_is_not_paused_before_its_minimum_run",
+         snap(running(1, flat(2000, 60), since=NOW - 5 * MIN, interruptible=True, min_run_s=600),
+              run(2, flat(2000, 10), priority_class=9)),
+         set(), {1: NOW, 2: NOW + 5 * MIN}),
+    Case("paused_run_resumes_where_it_stopped",
+         snap(paused(1, flat(2000, 30), since=NOW - 20 * MIN, progress_s=600, interruptible=True, min_pause_s=600)),
+         {(1, "resume")}, {1: NOW}, extra={"segments": {1: [(0, 20)]}, "offset": {1: 600}}),
+    Case("paused_run_does_not_resume_before_its_minimum_pause",
+         snap(paused(1, flat(2000, 30), since=NOW - 5 * MIN, progress_s=600, interruptible=True, min_pause_s=600)),
+         set(), {1: NOW + 5 * MIN}, extra={"offset": {1: 600}}),
+    Case("running_non_interruptible_runs_are_committed_even_over_capacity",
+         snap(running(1, flat(2000, 30), since=NOW - 10 * MIN), running(2, flat(2000, 30), since=NOW - 5 * MIN),
+              run(3, flat(500, 10), priority_class=10)),
+         set(), {1: NOW, 2: NOW, 3: NOW + 20 * MIN}),
+    Case("past_its_deadline_a_run_still_starts_as_soon_as_it_fits",
+         snap(run(1, flat(2000, 10), at=NOW - 2 * HOUR, latest_end=NOW - HOUR)),
+         {(1, "start")}, {1: NOW}, extra={"late_s": {1: 70 * 60}}),
+    Case("a_run_that_cannot_meet_its_deadline_is_placed_late",
+         snap(running(1, flat(2500, 40), since=NOW), run(2, flat(2000, 30), latest_end=NOW + 20 * MIN)),
+         set(), {1: NOW, 2: NOW + 40 * MIN}, extra={"late_s": {1: None, 2: 50 * 60}}),
+    Case("a_stopped_run_gets_a_stop_and_frees_its_power",
+         snap(run(2, flat(2500, 10)), ended=[Ended(1, "cancelled", "cancelled", "start")]),
+         {(1, "stop"), (2, "start")}, {2: NOW}),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_plan_table(case: Case) -> None:
+    result = plan(case.snapshot, case.now)
+    assert decisions(result) == case.decisions
+    planned = starts(result)
+    assert {i: planned.get(i) for i in case.starts} == case.starts
+    for i, stretches in case.extra.get("segments", {}).items():
+        segments = placement(result, i).segments
+        assert [((s.start - NOW) // MIN, (s.end - NOW) // MIN) for s in segments] == stretches
+    for i, offset in case.extra.get("offset", {}).items():
+        assert placement(result, i).segments[0].offset_s == offset
+    for i, late in case.extra.get("late_s", {}).items():
+        assert placement(result, i).late_s == late
+
+
+# --- what the table cannot say in one line ---------------------------------------------------------
+
+
+def test_unplaced_reason_names_the_peak_and_the_capacity() -> None:
+    result = plan(snap(run(1, flat(4000, 5))), NOW)
+    (unplaced,) = result.unplaced
+    assert unplaced.execution_id == 1
+    assert "4000 W" in unplaced.reason and "3000 W" in unplaced.reason
+
+
+def test_pause_names_the_run_that_needs_the_power() -> None:
+    result = plan(snap(running(1, flat(2000, 120), since=NOW - HOUR, interruptible=True),
+                       run(2, flat(2000, 10), priority_class=8)), NOW)
+    pause = next(d for d in result.decisions if d.kind == "pause")
+    assert pause.reason == "power needed by higher priority #2"
+
+
+def test_paused_run_is_planned_for_the_rest_of_its_profile_only() -> None:
+    result = plan(snap(paused(1, flat(2000, 30), since=NOW - HOUR, progress_s=1200, interruptible=True)), NOW)
+    (segment,) = placement(result, 1).segments
+    assert (segment.start, segment.end, segment.offset_s) == (NOW, NOW + 10 * MIN, 1200)
+
+
+def test_interruptible_run_honours_its_minimum_run_when_placed() -> None:
+    """A 5-minute gap is too short for a 10-minute minimum run: the run waits for a longer one."""
+    blocker = running(1, GAPPY, since=NOW)
+    result = plan(snap(blocker, run(2, flat(1000, 12), interruptible=True, min_run_s=600)), NOW)
+    assert placement(result, 2).start == NOW + 15 * MIN
+
+
+@pytest.mark.parametrize("microseconds", [1, 499_999, 500_500, 999_999])
+def test_runs_placed_now_start_and_keep_running_whatever_the_clocks_microseconds(microseconds) -> None:
+    """A real clock's `now` has microseconds: slot 0 must still begin exactly at `now`."""
+    now = NOW + timedelta(microseconds=microseconds)
+    result = plan(snap(running(1, flat(1000, 60), since=NOW - 30 * MIN, interruptible=True),
+                       run(2, flat(1000, 10), at=now)), now)
+    assert decisions(result) == {(2, "start")}
+    assert starts(result) == {1: now, 2: now}
+
+
+def test_overdue_execution_is_finished_at_its_end_after_hours_of_downtime() -> None:
+    result = plan(snap(running(1, flat(2000, 30), since=NOW - 5 * HOUR),
+                       running(2, flat(2000, 30), since=NOW - 5 * HOUR, progress_s=600, interruptible=True),
+                       running(3, flat(500, 600), since=NOW - 5 * HOUR),
+                       paused(4, flat(500, 30), since=NOW - 5 * HOUR, progress_s=900, interruptible=True)), NOW)
+    assert {(f.execution_id, f.ended_at) for f in result.finished} == {
+        (1, NOW - 5 * HOUR + 30 * MIN), (2, NOW - 5 * HOUR + 20 * MIN)}
+    assert decisions(result) == {(1, "stop"), (2, "stop"), (4, "resume")}
+    assert placement(result, 3).end == NOW + 5 * HOUR
+
+
+def test_a_run_ending_exactly_now_is_finished_now() -> None:
+    result = plan(snap(running(1, flat(2000, 30), since=NOW - 30 * MIN)), NOW)
+    assert [(f.execution_id, f.ended_at) for f in result.finished] == [(1, NOW)]
+    assert result.placements == ()
+
+
+def test_plan_reports_the_snapshots_problems() -> None:
+    snapshot = Snapshot(home=home(), problems=("execution #7 skipped: bad",))
+    assert plan(snapshot, NOW).problems == ("execution #7 skipped: bad",)
+
+
+def test_empty_snapshot_plans_nothing() -> None:
+    assert plan(snap(), NOW) == Plan(now=NOW)
+
+
+# --- the priority rule ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("age", "expected"), [
+    (0 * HOUR, 5), (HOUR, 5), (2.4 * HOUR, 7), (2.4 * HOUR - MIN, 6), (6 * HOUR, 10), (30 * HOUR, 10),
+])
+def test_priority_rises_from_class_to_ten_at_the_maximum_delay(age, expected) -> None:
+    r = run(1, flat(100, 1), at=NOW - age, max_delay_s=6 * 3600)
+    assert priority(r, NOW.timestamp()) == expected
+
+
+@pytest.mark.parametrize("klass", range(1, 11))
+def test_priority_stays_at_the_class_without_a_maximum_delay(klass) -> None:
+    r = run(1, flat(100, 1), at=NOW - 100 * HOUR, priority_class=klass)
+    assert priority(r, NOW.timestamp()) == klass
+
+
+def test_priority_of_a_request_from_the_future_is_its_class() -> None:
+    r = run(1, flat(100, 1), at=NOW + HOUR, max_delay_s=3600)
+    assert priority(r, NOW.timestamp()) == 5
+
+
+def test_a_running_run_keeps_its_place_only_at_equal_rounded_priority() -> None:
+    keep = running(1, flat(100, 1), since=NOW, interruptible=True)
+    same = run(2, flat(100, 1), at=NOW - HOUR, max_delay_s=6 * 3600)  # 5.83
+    higher = run(3, flat(100, 1), priority_class=6)
+    order = sorted([same, higher, keep], key=lambda r: claim_order(r, NOW.timestamp()))
+    assert [r.id for r in order] == [3, 1, 2]
+    after_it_pauses = sorted([same, higher, keep], key=lambda r: claim_order(r, NOW.timestamp(), continuing=False))
+    assert [r.id for r in after_it_pauses] == [3, 2, 1]
