@@ -229,6 +229,8 @@ def init(
         scenario = builtin_scenario("sample_day")
     target = engine(create=True)
     if current_revision(target) is None:
+        if not sample and (limit is None or timezone is None):
+            raise ReconcileError("a new home needs --limit and --timezone")  # before creating anything
         upgrade(target)
     require_head(target)
     with transaction(target) as s:

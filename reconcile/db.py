@@ -68,10 +68,8 @@ def require_head(engine: Engine) -> None:
     """Refuse a database that is not at the newest revision (one line, its own exit code)."""
     revision = translate_errors(current_revision, engine)
     if revision != migrations.HEAD:
-        found = "an empty database" if revision is None else f"revision {revision}"
-        raise NotMigratedError(
-            f"the database is at {found}, not {migrations.HEAD}: run `wattplan db upgrade`"
-        )
+        found = "has no schema yet" if revision is None else f"is at revision {revision}, not {migrations.HEAD}"
+        raise NotMigratedError(f"the database {found}: run `wattplan db upgrade`")
 
 
 @contextmanager

@@ -8,7 +8,6 @@ defaults of DESIGN.md (no PV, the reserve as base load, a flat price of 0).
 """
 
 import math
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from reconcile.domain import Interval, Shape, Snapshot
@@ -62,11 +61,16 @@ def _worst_capacity(snapshot: Snapshot, starts: list[float], ends: list[float]) 
     """limit + PV − base per slot, at the slot's start and every PV or base step inside it."""
     home = snapshot.home
     steps = sorted({t for i in (*snapshot.pv, *snapshot.base) for t in (i.start, i.end)})
-    points, owners = [], []
+    points, owners, s = [], [], 0
     for k, (a, b) in enumerate(zip(starts, ends, strict=True)):
-        inside = steps[bisect_right(steps, a):bisect_left(steps, b)]
-        points += [a, *inside]
-        owners += [k] * (1 + len(inside))
+        points.append(a)
+        owners.append(k)
+        while s < len(steps) and steps[s] <= a:
+            s += 1
+        while s < len(steps) and steps[s] < b:  # a forecast step inside the slot
+            points.append(steps[s])
+            owners.append(k)
+            s += 1
     pv, base = _sample(snapshot.pv, points, 0.0), _sample(snapshot.base, points, home.reserve_w)
     capacity = [math.inf] * len(starts)
     for k, p, b in zip(owners, pv, base, strict=True):
@@ -74,14 +78,14 @@ def _worst_capacity(snapshot: Snapshot, starts: list[float], ends: list[float]) 
     return tuple(capacity)
 
 
-def _sample(series: tuple[Interval, ...], starts: list[float], default: float) -> list[float]:
+def _sample(series: tuple[Interval, ...], points: list[float], default: float) -> list[float]:
+    """The value covering each of the ascending `points` (one sweep: forecasts do not overlap)."""
     ordered = sorted(series, key=lambda interval: interval.start)
-    opens = [interval.start for interval in ordered]
-    values = []
-    for instant in starts:
-        i = bisect_right(opens, instant) - 1
-        covered = i >= 0 and ordered[i].end > instant
-        values.append(ordered[i].value if covered else default)
+    values, i, n = [], 0, len(ordered)
+    for instant in points:
+        while i < n and ordered[i].end <= instant:
+            i += 1
+        values.append(ordered[i].value if i < n and ordered[i].start <= instant else default)
     return values
 
 

@@ -3,13 +3,18 @@
 `asap` takes the first start that fits (the thesis's rule: start now when power is free).
 `cheapest` takes the start of least import cost, each kWh weighed at its price plus a millionth
 (so with a flat or missing price it still prefers own PV); `solar` the start that imports least
-energy (most PV surplus used). A slot's import is the run's energy above the PV still unused there, the PV left
-by base load and by the runs placed before it (capacity − limit, at the slot's worst instant).
+energy (most PV surplus used). A slot's import is the run's energy above the PV still unused
+there, the PV left by base load and by the runs placed before it (capacity − limit, at the
+slot's worst instant).
 
 Both look only inside the request's window (its deadline); when no start fits there, the run
 starts at the first fit after it and its lateness is reported. Costs are exact integers (mWh,
 millionths of the price), so equal costs are equal and ties always go to the earlier start: an
 unchanged problem gives an unchanged plan, whatever slot `now` is in.
+
+A pausable run ranks the slots of its window by the cost of its mean power there
+(`slot_ranking`); `placement.place_slots_ranked` runs it in the fewest best slots that hold it.
+`refine` then improves a whole greedy plan by moves that lower its bill (docs/objectives.md).
 
 Speed: the cost of every start in the window comes from one sweep. The cost changes from start
 k to k + 1 only through the slots where the per-slot cost function changes (a price or surplus
@@ -184,13 +189,34 @@ def refine(grid: Grid, capacity: list[float], runs: list[Run], rests: dict[int, 
         return
     weights, net = _bill(grid, capacity, fixed, rests, objective)
     movable = [r for r in runs if rests.get(r.id)]
-    moves = [(r,) for r in movable] + [(a, b) for i, a in enumerate(movable) for b in movable[i + 1:]]
+    moves = [(r,) for r in movable] + [(a, b) for i, a in enumerate(movable) for b in movable[i + 1:]
+                                       if _overlap(a, b)]
     moves += [(r,) for r in movable]
+    free = min(weights, default=0) >= 0  # no negative price: a run importing nothing cannot gain
     for group in moves:
+        if free and all(_marginal(rests[r.id], weights, net) == 0 for r in group):
+            continue
         if budget < len(group):
             return
         budget -= len(group)
         _try(group, grid, capacity, rests, place, weights, net)
+
+
+def _overlap(a: Run, b: Run) -> bool:
+    """Whether the windows of `a` and `b` meet (else moving both is moving each alone)."""
+    far = float("inf")
+    a_end = a.latest_end.timestamp() if a.latest_end else far
+    b_end = b.latest_end.timestamp() if b.latest_end else far
+    return a.earliest_start.timestamp() < b_end and b.earliest_start.timestamp() < a_end
+
+
+def _marginal(uses: list[Use], weights: list[int], net: list[int]) -> int:
+    """What `uses` add to the bill, the rest of the plan staying."""
+    total = 0
+    for use in uses:
+        k, energy = use.slot, round(use.energy * MWH)
+        total += weights[k] * (max(0, net[k]) - max(0, net[k] - energy))
+    return total
 
 
 def _bill(grid: Grid, capacity: list[float], fixed, rests, objective: str) -> tuple[list[int], list[int]]:

@@ -88,12 +88,16 @@ def solve(snapshot: Snapshot, runs: tuple[Run, ...], now: float, *,
         return Solution(placements, unplaced, grid, f"greedy fallback: {status}",
                         time.perf_counter() - started, len(model.cost))
     uses = dict(model.committed)
+    unplaced = list(model.unplaced)
     for run_id, decode in model.decoders:
-        uses[run_id] = uses.get(run_id, []) + decode(values)
+        rest = decode(values)
+        if not rest and run_id not in uses:  # dropped: only when nothing else was possible
+            unplaced.append(Unplaced(run_id, "no room within the planning horizon"))
+        uses[run_id] = uses.get(run_id, []) + rest
     grid = model.grid
     placements = tuple(_placement(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
-    return Solution(placements, tuple(model.unplaced), grid, status, time.perf_counter() - started,
-                    len(model.cost))
+    unplaced.sort(key=lambda u: u.execution_id)
+    return Solution(placements, tuple(unplaced), grid, status, time.perf_counter() - started, len(model.cost))
 
 
 class _Model:

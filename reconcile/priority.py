@@ -28,12 +28,20 @@ def claim_order(run: Run, now_s: float, *, continuing: bool | None = None) -> tu
     """Sort key: who claims power first.
 
     Higher priority first; at equal (rounded) priority a running run keeps its place, so it is
-    paused only for a strictly higher priority; then the exact priority; then the earlier
-    deadline (runs at 10 have both passed theirs: the one that reached 10 first stays first),
-    the earlier request, the lower id. `continuing=False` gives a running run's key for what it
-    claims after it pauses anyway: the place it would have if it were not running.
+    paused only for a strictly higher priority; then the exact priority; at 10, the run that
+    reached 10 first stays first (ordering runs at 10 by deadline would let a run that reached
+    10 later pass one that had passed it on the way up: a second swap); then the earlier
+    deadline, the earlier request, the lower id. `continuing=False` gives a running run's key for
+    what it claims after it pauses anyway: the place it would have if it were not running.
     """
     exact = urgency(run, now_s)
     deadline = run.latest_end.timestamp() if run.latest_end else float("inf")
     continuing = run.state == "running" if continuing is None else continuing
-    return (-int(exact), not continuing, -exact, deadline, run.requested_at, run.id)
+    return (-int(exact), not continuing, -exact, reached_ten(run) if exact == 10 else 0.0, deadline,
+            run.requested_at, run.id)
+
+
+def reached_ten(run: Run) -> float:
+    """The instant (epoch seconds) from which `run`'s priority is 10."""
+    rise = run.max_delay_s if run.priority_class < 10 and run.max_delay_s else 0
+    return run.requested_at.timestamp() + rise

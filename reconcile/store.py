@@ -2,7 +2,7 @@
 
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import String, delete, func, select, type_coerce, update
 from sqlmodel import Session
@@ -12,6 +12,7 @@ from reconcile import domain
 from reconcile.domain import DECISION_TTL_S, Interval, Plan, Run, Shape, Snapshot
 from reconcile.errors import ReconcileError
 from reconcile.timetable import progress_at
+from reconcile.units import utc
 
 
 def load_home(session: Session) -> Home:
@@ -27,21 +28,26 @@ def home_value(home: Home) -> domain.Home:
                        home.objective, home.planner)
 
 
-def load_snapshot(*, session: Session, home: Home) -> Snapshot:
-    """Every open execution of `home` as a `Run`; rows that cannot be read become problems."""
+def load_snapshot(*, session: Session, home: Home, now: datetime | None = None) -> Snapshot:
+    """Every open execution of `home` as a `Run`; rows that cannot be read become problems.
+
+    With `now`, forecasts that ended before it and runs that ended over a day before it are
+    left out: the tick never looks back, and its reads stay flat as history grows.
+    """
     runs, problems = [], []
     for row in session.execute(_open_runs_query(home.id)):
         try:
             runs.append(_run(row))
         except (ValueError, TypeError, KeyError) as error:
             problems.append(f"execution #{row.id} skipped: {error}")
+    series = _series(session, home.id, now)
     return Snapshot(
         home=home_value(home),
         runs=tuple(runs),
-        ended=_ended(session, home.id),
-        pv=_series(session, home.id, "pv"),
-        base=_series(session, home.id, "base"),
-        price=_series(session, home.id, "price"),
+        ended=_ended(session, home.id, now),
+        pv=series["pv"],
+        base=series["base"],
+        price=series["price"],
         problems=tuple(problems),
     )
 
@@ -99,22 +105,39 @@ def _shape(slot_s: int, watts_text: str, peaks_text: str) -> Shape:
     return Shape(slot_s, tuple(map(float, watts)), tuple(max(w, p) for w, p in zip(watts, peaks, strict=True)))
 
 
-def _ended(session: Session, home_id: int) -> tuple[domain.Ended, ...]:
-    rows = session.execute(
+def _ended(session: Session, home_id: int, now: datetime | None) -> tuple[domain.Ended, ...]:
+    """Ended runs whose appliance was last told to run: they still need their stop."""
+    query = (
         select(Execution.id, Execution.state, Execution.end_reason, _last_decision().label("last"))
         .where(Execution.home_id == home_id, Execution.state.in_(("finished", "cancelled")))
         .where(_last_decision().in_(("start", "resume")))
         .order_by(Execution.id)
     )
-    return tuple(domain.Ended(r.id, r.state, r.end_reason, r.last) for r in rows)
+    if now is not None:  # a stop owed for over a day is moot: `state` already says "off"
+        query = query.where(Execution.ended_at >= now - timedelta(days=1))
+    return tuple(domain.Ended(r.id, r.state, r.end_reason, r.last) for r in session.execute(query))
 
 
-def _series(session: Session, home_id: int, kind: str) -> tuple[Interval, ...]:
-    rows = session.execute(
-        select(Forecast.starts_at, Forecast.ends_at, Forecast.value)
-        .where(Forecast.home_id == home_id, Forecast.kind == kind).order_by(Forecast.starts_at)
+def _series(session: Session, home_id: int, now: datetime | None) -> dict[str, tuple[Interval, ...]]:
+    """The forecast series by kind, as epoch-second intervals (raw column values: no type hop)."""
+    query = (
+        select(Forecast.kind, type_coerce(Forecast.starts_at, String), type_coerce(Forecast.ends_at, String),
+               Forecast.value)
+        .where(Forecast.home_id == home_id).order_by(Forecast.kind, Forecast.starts_at)
     )
-    return tuple(Interval(a.timestamp(), b.timestamp(), v) for a, b, v in rows)
+    if now is not None:
+        query = query.where(Forecast.ends_at > now)
+    series: dict[str, list[Interval]] = {"pv": [], "base": [], "price": []}
+    for kind, start, end, value in session.execute(query):
+        series[kind].append(Interval(_epoch(start), _epoch(end), value))
+    return {kind: tuple(intervals) for kind, intervals in series.items()}
+
+
+def _epoch(stored: str | datetime) -> float:
+    """Epoch seconds of a stored UTC instant ('YYYY-MM-DD HH:MM:SS[.ffffff]' on SQLite)."""
+    if isinstance(stored, datetime):
+        return utc(stored).timestamp()
+    return datetime.fromisoformat(stored).replace(tzinfo=UTC).timestamp()
 
 
 def last_tick_now(session: Session, home_id: int) -> datetime | None:
@@ -140,19 +163,13 @@ def apply(*, session: Session, home_id: int, tick: Tick, snapshot: Snapshot, pla
         session.execute(update(Execution), list(changes.values()))
     session.add_all(
         Decision(home_id=home_id, tick_id=tick.id, execution_id=d.execution_id, kind=d.kind, at=now,
-                 valid_until=now + _ttl(), reason=d.reason)
+                 valid_until=now + timedelta(seconds=DECISION_TTL_S), reason=d.reason)
         for d in plan.decisions
     )
     _write_timetable(session, home_id, tick.id, plan)
     tick.finished, tick.decisions = len(plan.finished), len(plan.decisions)
     tick.planned, tick.unplaced = len(plan.placements), len(plan.unplaced)
     tick.problems = list(plan.problems)
-
-
-def _ttl():
-    from datetime import timedelta
-
-    return timedelta(seconds=DECISION_TTL_S)
 
 
 def _state_change(run: Run, kind: str, now: datetime) -> dict:

@@ -40,15 +40,17 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
             uses[run.id] = head
     unplaced = []
     for _key, run, current in _claims(runs, now):
+        head = uses.get(run.id, [])
         if current:
-            head = uses.get(run.id, [])
-            uses[run.id] = head + _current_stretch(grid, capacity, run, now, head)
+            uses[run.id] = head + _current_stretch(grid, capacity, run, now, head, snapshot.home.objective)
             continue
-        rest = _place(grid, capacity, run, now, uses.get(run.id, []), snapshot.home.objective)
+        if head and run.state != "running":  # it starts now: what follows its stretch continues it
+            run = _started(run, now)
+        rest = _place(grid, capacity, run, now, head, snapshot.home.objective)
         if rest is None:
             unplaced.append(Unplaced(run.id, _why_unplaced(grid, run)))
         else:
-            uses[run.id] = uses.get(run.id, []) + rest
+            uses[run.id] = head + rest
     placements = tuple(_placement(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
     return placements, tuple(unplaced), grid
 
@@ -56,23 +58,35 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
 def _claims(runs: tuple[Run, ...], now: float) -> list[tuple[tuple, Run, bool]]:
     """(key, run, current stretch only) in claim order; committed runs claim nothing more.
 
-    A running pausable run claims twice: its current stretch first among its equals (it is paused
-    only for a strictly higher priority), and what it needs after that stretch at the place it
-    would have if it were not running. Were its whole future to go first, every start or pause
-    would reorder the plan behind it and move others' planned starts back and forth.
+    Priority levels in turn. Within a level, pausable runs first claim the stretch they run from
+    now until they would pause anyway: the running ones (longest running first), then those that
+    may start or resume now, in claim order. So a run is paused only for a strictly higher
+    priority, and a run that starts keeps the stretch it was planned with. Then every run claims
+    the rest in claim order, as if none were running: were a running run's whole future to go
+    first, each start or pause would reorder the plan behind it and move planned starts back and
+    forth.
     """
     claims = []
     for run in runs:
         if run.state == "running" and not run.interruptible:
             continue
-        if run.state == "running":
-            claims.append((claim_order(run, now, continuing=True), run, True))
-        claims.append((claim_order(run, now, continuing=False), run, False))
+        level, _running, *rest = claim_order(run, now, continuing=False)
+        if run.interruptible:
+            since = run.state_since.timestamp() if run.state == "running" and run.state_since else 0.0
+            claims.append(((level, 0, run.state != "running", since, *rest), run, True))
+        claims.append(((level, 1, False, 0.0, *rest), run, False))
     return sorted(claims, key=lambda claim: claim[0])
 
 
-def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, head: list[Use]) -> list[Use]:
-    """The uses that keep a running run on from its head (or now) until it would pause; taken."""
+def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, head: list[Use],
+                     objective: str) -> list[Use]:
+    """The uses that keep `run` on from its head, or from now if it is running or its objective
+    starts it now, until it would pause anyway (a running run never pauses for cost); taken."""
+    if run.state != "running":
+        planned = _place(grid, list(capacity), run, now, head, objective)
+        if not planned or planned[0].slot != 0:
+            return []
+        run = _started(run, now)
     planned = _place(grid, list(capacity), replace(run, objective="asap"), now, head, "asap") or []
     first = head[-1].slot + 1 if head else 0
     stretch = []
@@ -82,6 +96,11 @@ def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, he
         stretch.append(use)
     occupy(capacity, stretch)
     return stretch
+
+
+def _started(run: Run, now: float) -> Run:
+    """`run` as it will be once started or resumed at `now`."""
+    return replace(run, state="running", state_since=datetime.fromtimestamp(now, UTC))
 
 
 def _committed_head(grid: Grid, run: Run, now: float) -> list[Use]:
@@ -112,7 +131,8 @@ def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[U
     lo = head[-1].slot + 1 if head else grid.slot_at_or_after(run.earliest_start.timestamp())
     if run.shape.duration_s - done <= EPS:
         return []
-    if run.interruptible and peak_between(run.shape, done, run.shape.duration_s) > max(grid.capacity) + EPS:
+    reachable = max(grid.capacity[lo:], default=-math.inf)
+    if run.interruptible and peak_between(run.shape, done, run.shape.duration_s) > reachable + EPS:
         return None if not head else []  # it could never finish: better not started than stuck half-way
     objective = run.objective or objective
     if not run.interruptible:

@@ -506,7 +506,7 @@ def test_ending_a_run_twice_is_one_line(washer):
 
 def test_a_database_not_at_the_newest_revision_is_refused_with_its_own_exit_code(washer):
     downgrade(make_engine(f"sqlite:///{washer}"), "base")
-    message = "error: the database is at an empty database, not 0001: run `wattplan db upgrade`\n"
+    message = "error: the database has no schema yet: run `wattplan db upgrade`\n"
     for args in (["appliance", "list"], ["enqueue", "washer"], ["tick"], ["status"], ["state"]):
         assert error(*args, code=3) == message
 

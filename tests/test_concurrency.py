@@ -35,7 +35,7 @@ FRESH_EVERY = 10  # every 10th enqueue opens a new engine and connection, as a C
 def forkserver():
     """A multiprocessing context whose children fork from a server that imported wattplan once."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tests.workers"])
+    context.set_forkserver_preload(["__main__", "tests.workers"])  # __main__: pytest, imported once
     return context
 
 

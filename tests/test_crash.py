@@ -45,12 +45,15 @@ def test_sigkilled_ticks_leave_whole_ticks_and_the_next_tick_is_correct(home_eng
     run_tick(engine=home_engine, now=T0)
     context, url, rng = forkserver(), f"sqlite:///{db_path}", random.Random(20260630)
     inside = committed_total = 0
+    startup = []
     started_at = time.perf_counter()
     for round_ in range(KILLS):
         began, done, ready = context.Value("i", 0, lock=False), context.Value("i", 0, lock=False), context.Event()
         ticker = context.Process(target=tick_until_killed, args=(url, 60, began, done, ready))
+        launched = time.perf_counter()
         ticker.start()
         assert ready.wait(timeout=30), "the ticking process never got going"
+        startup.append(time.perf_counter() - launched)
         time.sleep(rng.uniform(0, MAX_DELAY_S))
         ticker.kill()
         ticker.join(timeout=10)
@@ -70,7 +73,8 @@ def test_sigkilled_ticks_leave_whole_ticks_and_the_next_tick_is_correct(home_eng
         run_tick(engine=home_engine, now=last)  # the newest tick again reflects every request
     counts = check_database(db_path)
     figures = {"kills": KILLS, "kills_inside_run_tick": inside, "ticks_committed_by_killed_processes": committed_total,
-               "ticks": counts["tick"], "decisions": decision_kinds(db_path), "wall_s": round(time.perf_counter() - started_at, 1)}
+               "ticks": counts["tick"], "decisions": decision_kinds(db_path), "wall_s": round(time.perf_counter() - started_at, 1),
+               "median_process_start_ms": round(sorted(startup)[len(startup) // 2] * 1000)}
     record_property("figures", figures)
     print(f"\ncrash figures: {figures}")
     assert inside >= KILLS // 2  # most kills really landed inside a tick, not between two

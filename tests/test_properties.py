@@ -8,14 +8,14 @@ import random
 from collections import defaultdict
 from datetime import timedelta
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from reconcile.plan import plan
-from reconcile.priority import priority, urgency
+from reconcile.priority import claim_order, priority, urgency
 from reconcile.timetable import progress_at
-from tests.helpers import TOL, apply_plan, run_loads, slot_bounds, slot_capacity
-from tests.strategies import instants, snapshots
+from tests.helpers import TOL, apply_plan, flat, run, run_loads, slot_bounds, slot_capacity
+from tests.strategies import T0, instants, snapshots
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -36,13 +36,8 @@ def committed_until(r, now) -> float:
     return now.timestamp() + max(0.0, owed)
 
 
-@FAST
-@given(snapshots())
-def test_timetable_never_exceeds_capacity(drawn) -> None:
-    """(a) In every slot, the placed peaks fit under limit + PV − base at the slot's worst instant,
-    except where committed running runs alone already exceed it (there nothing else is placed)."""
-    snapshot, now = drawn
-    result = plan(snapshot, now)
+def slot_loads(snapshot, now, result) -> dict[int, tuple[float, float, float]]:
+    """Per used slot: (planned load, load of what is committed there, capacity), recomputed here."""
     runs = {r.id: r for r in snapshot.runs}
     total, forced = defaultdict(float), defaultdict(float)
     for p in result.placements:
@@ -51,10 +46,18 @@ def test_timetable_never_exceeds_capacity(drawn) -> None:
         for k, watts in run_loads(snapshot.home, now, r, p).items():
             total[k] += watts
             forced[k] += watts if slot_bounds(snapshot.home, now, k)[0] < until - TOL else 0.0
-    for k, load in sorted(total.items()):
-        capacity = slot_capacity(snapshot, now, k)
-        if forced[k] > capacity + TOL:
-            assert load <= forced[k] + TOL, f"slot {k}: others placed beside committed runs over capacity"
+    return {k: (total[k], forced[k], slot_capacity(snapshot, now, k)) for k in sorted(total)}
+
+
+@FAST
+@given(snapshots())
+def test_timetable_never_exceeds_capacity(drawn) -> None:
+    """(a) In every slot, the placed peaks fit under limit + PV − base at the slot's worst instant,
+    except where committed running runs alone already exceed it (there nothing else is placed)."""
+    snapshot, now = drawn
+    for k, (load, forced, capacity) in slot_loads(snapshot, now, plan(snapshot, now)).items():
+        if forced > capacity + TOL:
+            assert load <= forced + TOL, f"slot {k}: others placed beside committed runs over capacity"
         else:
             assert load <= capacity + TOL, f"slot {k}: {load} W planned, capacity {capacity} W"
 
@@ -148,16 +151,28 @@ def moved_back(history: list) -> bool:
 def test_planned_starts_do_not_move_back_and_forth(drawn, ticks: int) -> None:
     """(e) Tick after tick with no new input, applying each tick's decisions: while a run waits
     (pending, or paused until its next resume) its planned start never returns to a value it had
-    moved away from. How often planned starts move at all is recorded as hypothesis events."""
+    moved away from. How often planned starts move at all is recorded as hypothesis events.
+
+    A placement that ends beyond the horizon is not yet settled: each tick the horizon reveals
+    one more slot, where a higher priority may need the power that placement reaches into. Those
+    placements are not observed (see tests/README or the report: a rolling horizon's limit)."""
     snapshot, now = drawn
+    now = now.replace(second=0, microsecond=0)  # ticks on the minute, as the systemd timer runs them
+    # Only states a plan could have led to: running runs that an earlier forecast or request
+    # put over the capacity must pause or end, and their moves are caused by that new input.
+    assume(all(load <= capacity + TOL for load, _forced, capacity in slot_loads(snapshot, now, plan(snapshot, now)).values()))
     history: dict[tuple[int, int], list] = defaultdict(list)  # (run, how many starts/resumes) → starts
     went = defaultdict(int)
     for _ in range(ticks):
         result = plan(snapshot, now)
-        planned = {p.execution_id: p.start for p in result.placements}
+        planned = {p.execution_id: p for p in result.placements}
+        horizon_end = now + timedelta(seconds=snapshot.home.horizon_s)
         for r in snapshot.runs:
-            if r.state != "running":  # a running run's start is always `now`
-                history[r.id, went[r.id]].append(planned.get(r.id))
+            if r.state == "running":  # a running run's start is always `now`
+                continue
+            p = planned.get(r.id)
+            if p is None or p.end <= horizon_end:  # beyond the horizon, see the docstring
+                history[r.id, went[r.id]].append(p and p.start)
         for d in result.decisions:
             went[d.execution_id] += d.kind in ("start", "resume")
         snapshot, now = apply_plan(snapshot, result), now + TICK
@@ -173,9 +188,25 @@ def test_planned_starts_do_not_move_back_and_forth(drawn, ticks: int) -> None:
 def test_priorities_never_decrease_with_age_and_stay_within_class_and_ten(
         klass, max_delay, requested, later, extra) -> None:
     """(f) Priority (and its exact value) is monotone in age and within [class, 10]."""
-    from tests.helpers import flat, run
-
     r = run(1, flat(100, 1), at=requested, priority_class=klass, max_delay_s=max_delay)
     t1, t2 = sorted((later.timestamp(), later.timestamp() + extra))
     assert klass <= priority(r, t1) <= priority(r, t2) <= 10
     assert urgency(r, t1) <= urgency(r, t2) <= 10
+
+
+waiting_runs = st.builds(
+    lambda i, klass, delay, requested, deadline: run(
+        i, flat(100, 1), at=T0 + timedelta(seconds=requested), priority_class=klass, max_delay_s=delay,
+        latest_end=None if deadline is None else T0 + timedelta(seconds=requested + deadline)),
+    st.integers(1, 9), st.integers(1, 10), st.one_of(st.none(), st.integers(60, 12 * 3600)),
+    st.integers(0, 6 * 3600).map(lambda s: s + 0.25 * (s % 4)), st.one_of(st.none(), st.integers(60, 16 * 3600)))
+
+
+@settings(max_examples=500, deadline=None)
+@given(waiting_runs, waiting_runs, st.integers(0, 59), st.sampled_from((60, 60, 600)))
+def test_two_waiting_runs_swap_places_at_most_once_as_they_age(a, b, phase, step) -> None:
+    """(f) The claim order of two waiting runs changes at most once over time, so aging alone
+    never moves a planned start back and forth."""
+    start = max(a.requested_at, b.requested_at).timestamp() + phase
+    order = [claim_order(a, t) < claim_order(b, t) for t in (start + i * step for i in range(24 * 3600 // step))]
+    assert sum(x != y for x, y in zip(order, order[1:], strict=False)) <= 1
