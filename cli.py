@@ -24,10 +24,12 @@ app = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True, add_comp
 db_app = typer.Typer(no_args_is_help=True, help="Create the database or migrate it to the newest schema.")
 appliance_app = typer.Typer(no_args_is_help=True, help="Add, list, show and remove appliances.")
 profile_app = typer.Typer(no_args_is_help=True, help="Add and list programs: the power curve of one cycle.")
+forecast_app = typer.Typer(no_args_is_help=True, help="Import and show PV, base-load and price forecasts.")
 SETUP, RUNS, WATCH, TRY = "Set up the home", "Ask for runs", "Reconcile and watch", "Try it out"
 app.add_typer(db_app, name="db", rich_help_panel=SETUP)
 app.add_typer(appliance_app, name="appliance", rich_help_panel=SETUP)
 app.add_typer(profile_app, name="profile", rich_help_panel=SETUP)
+app.add_typer(forecast_app, name="forecast", rich_help_panel=SETUP)
 
 out = Console()
 err = Console(stderr=True)
@@ -207,6 +209,8 @@ def init(
         "POWER", "Unmanaged load assumed where no base-load forecast says otherwise.", "0W")] = None,
     objective: Annotated[str | None, option(
         "NAME", "asap, cheapest (needs a price forecast) or solar (a PV forecast).", "asap")] = None,
+    planner: Annotated[str | None, option(
+        "NAME", "greedy, or optimal: the exact reference (HiGHS; needs the optimal extra).", "greedy")] = None,
     sample: Annotated[bool, typer.Option("--sample", help=(
         "Load the sample home: 4 appliances, their programs, a summer day's forecasts moved to today."
     ))] = False,
@@ -221,7 +225,11 @@ def init(
     no_reserve = reserve is not None and reserve.strip().lower() in ("0", "0w", "0kw")
     settings = {"limit_w": power(limit, "--limit"), "timezone": timezone, "slot_s": seconds(slot, "--slot"),
                 "horizon_s": seconds(horizon, "--horizon"), "objective": objective,
-                "reserve_w": 0.0 if no_reserve else power(reserve, "--reserve")}
+                "reserve_w": 0.0 if no_reserve else power(reserve, "--reserve"), "planner": planner}
+    if planner == "optimal":
+        from reconcile.optimal import require_solver
+
+        require_solver()  # say it now, not in every tick
     if sample:
         from reconcile.sample import load_into_db
         from reconcile.scenario import builtin_scenario
@@ -347,6 +355,39 @@ def profile_list(appliance: Annotated[str | None, typer.Argument(
     with session(write=False) as s:
         rows = views.profiles(s, appliance)
     emit(rows, as_json, render.profiles(rows))
+
+
+Kind = Annotated[str, typer.Argument(metavar="KIND", help="pv (W), base (W) or price (per kWh).")]
+
+
+@command(forecast_app, "import")
+def forecast_import(kind: Kind, file: Annotated[str, typer.Argument(
+        metavar="FILE", help="CSV (timestamp,value) or JSON; - reads standard input. Format: docs/objectives.md.")]
+        ) -> None:
+    """Replace the stored forecast of KIND over the time FILE covers, resampled to the home's slots."""
+    import sys
+
+    from reconcile.forecasts import import_series
+    from reconcile.store import load_home
+
+    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    with session() as s:
+        done = import_series(s, home=load_home(s), kind=kind, text=text)
+    say(f"imported {done.rows} {done.kind} values as {done.intervals} intervals, "
+        f"{done.start:%Y-%m-%d %H:%M} to {done.end:%Y-%m-%d %H:%M} UTC")
+
+
+@command(forecast_app, "show")
+def forecast_show(kind: Annotated[str | None, typer.Argument(
+        metavar="[KIND]", help="pv, base or price (default: all).")] = None, as_json: Json = False) -> None:
+    """List the stored forecast intervals, in the home's timezone."""
+    from reconcile import render
+    from reconcile.forecasts import stored_series
+    from reconcile.store import load_home
+
+    with session(write=False) as s:
+        rows = stored_series(s, home=load_home(s), kind=kind)
+    emit(rows, as_json, render.forecasts(rows))
 
 
 @command(app, panel=RUNS)
@@ -517,8 +558,9 @@ def demo() -> None:
 @command(app, panel=TRY)
 def simulate(
     scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="A scenario file (docs/scenario.md).")],
-    policy: Annotated[str, option("NAME", "wattplan, or immediate: every run starts when asked.", "wattplan")
-                      ] = "wattplan",
+    policy: Annotated[str, option("NAME", (
+        "wattplan; immediate: every run starts when asked; optimal: the exact planner (needs the optimal extra)."),
+        "wattplan")] = "wattplan",
     plot: Annotated[Path | None, typer.Option(metavar="FILE", help="Also write the picture (SVG) to FILE.")
                     ] = None,
     as_json: Json = False,

@@ -27,13 +27,14 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from reconcile.domain import Placement, Plan, Run, Snapshot, Unplaced
 from reconcile.errors import ReconcileError
 from reconcile.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between
 from reconcile.objectives import window_end, window_last_start
 from reconcile.placement import Use, contiguous_uses, misfit, occupy
-from reconcile.plan import decide, finish_overdue, stops
+from reconcile.plan import plan
 from reconcile.priority import priority
 from reconcile.timetable import _committed_head, _placement, _why_unplaced, build_timetable, progress_at
 
@@ -57,13 +58,7 @@ class Solution:
 
 def plan_optimal(snapshot: Snapshot, now: datetime, *, time_limit_s: float = TIME_LIMIT_S) -> Plan:
     """`plan.plan` with the exact timetable: finish, prioritise, place optimally, decide."""
-    now_s = now.timestamp()
-    finished, still_open = finish_overdue(snapshot.runs, now_s)
-    priorities = tuple((run.id, priority(run, now_s)) for run in still_open)
-    placements, unplaced, _grid = timetable_optimal(snapshot, still_open, now_s, time_limit_s=time_limit_s)
-    decisions = decide(still_open, placements, dict(priorities), now_s) + stops(snapshot, finished)
-    return Plan(now=now, finished=finished, priorities=priorities, placements=placements, unplaced=unplaced,
-                decisions=decisions, problems=snapshot.problems)
+    return plan(snapshot, now, timetable=partial(timetable_optimal, time_limit_s=time_limit_s))
 
 
 def timetable_optimal(snapshot: Snapshot, runs: tuple[Run, ...], now: float, *,
@@ -73,13 +68,19 @@ def timetable_optimal(snapshot: Snapshot, runs: tuple[Run, ...], now: float, *,
     return solution.placements, solution.unplaced, solution.grid
 
 
-def solve(snapshot: Snapshot, runs: tuple[Run, ...], now: float, *,
-          time_limit_s: float = TIME_LIMIT_S) -> Solution:
-    """The optimal timetable and how it was found. Raises ReconcileError without highspy."""
+def require_solver():
+    """The highspy module, or a one-line error saying how to install it."""
     try:
         import highspy
     except ImportError:
         raise ReconcileError(INSTALL) from None
+    return highspy
+
+
+def solve(snapshot: Snapshot, runs: tuple[Run, ...], now: float, *,
+          time_limit_s: float = TIME_LIMIT_S) -> Solution:
+    """The optimal timetable and how it was found. Raises ReconcileError without highspy."""
+    highspy = require_solver()
     started = time.perf_counter()
     model = _build(snapshot, runs, now)
     values, status = _run_highs(highspy, model, time_limit_s)

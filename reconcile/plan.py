@@ -12,15 +12,19 @@ from reconcile.priority import priority
 from reconcile.timetable import build_timetable, progress_at
 
 
-def plan(snapshot: Snapshot, now: datetime) -> Plan:
-    """Everything the tick at `now` decides for `snapshot`."""
+def plan(snapshot: Snapshot, now: datetime, *, timetable=None) -> Plan:
+    """Everything the tick at `now` decides for `snapshot`.
+
+    `timetable` builds the placements (default: the home's planner, greedy or optimal).
+    """
+    timetable = timetable or timetable_for(snapshot.home.planner)
     now_s = now.timestamp()
     # Canonical order: the plan must not depend on the order rows came in (a query without ORDER BY).
     snapshot = replace(snapshot, runs=tuple(sorted(snapshot.runs, key=lambda r: r.id)),
                        ended=tuple(sorted(snapshot.ended, key=lambda e: e.id)))
     finished, still_open = finish_overdue(snapshot.runs, now_s)
     priorities = tuple((run.id, priority(run, now_s)) for run in still_open)
-    placements, unplaced, _grid = build_timetable(snapshot, still_open, now_s)
+    placements, unplaced, _grid = timetable(snapshot, still_open, now_s)
     decisions = decide(still_open, placements, dict(priorities), now_s) + stops(snapshot, finished)
     return Plan(
         now=now,
@@ -31,6 +35,15 @@ def plan(snapshot: Snapshot, now: datetime) -> Plan:
         decisions=decisions,
         problems=snapshot.problems,
     )
+
+
+def timetable_for(planner: str):
+    """The timetable builder of a home's planner; the exact one imports HiGHS only when used."""
+    if planner == "optimal":
+        from reconcile.optimal import timetable_optimal
+
+        return timetable_optimal
+    return build_timetable
 
 
 def finish_overdue(runs: tuple[Run, ...], now: float) -> tuple[tuple[Finish, ...], tuple[Run, ...]]:

@@ -192,3 +192,11 @@ def entries(view: TimetableView) -> Table:
         table.add_row(f"#{e.execution_id}", e.appliance, e.program, str(e.seq + 1), when(e.start, zone, now),
                       when(e.end, zone, now), f"{e.energy_wh / 1000:.2f} kWh", format_power(e.peak_w))
     return table
+
+
+def forecasts(rows: Iterable[dict]) -> Table:
+    """`wattplan forecast show`: one row per stored interval."""
+    table = _table("kind", "start", "end", "value", "unit")
+    for row in rows:
+        table.add_row(row["kind"], row["start"], row["end"], f"{row['value']:g}", row["unit"])
+    return table

@@ -37,7 +37,7 @@ from reconcile.scenario_types import SERIES_KINDS, EndEarly, ForecastUpdate, Req
 from reconcile.store import load_home
 from reconcile.tick import run_tick
 
-POLICIES = ("wattplan", "immediate")
+POLICIES = ("wattplan", "immediate", "optimal")  # optimal: the tick with the exact planner
 TICK_S = 60
 END_REASONS = {"done": "done", "cancel": "cancelled"}  # scenario end kind → execution end_reason
 
@@ -69,8 +69,8 @@ def simulate(scenario: Scenario, *, policy: str = "wattplan", progress: Progress
     with tempfile.TemporaryDirectory(prefix="wattplan-simulate-") as folder:
         engine = _engine(Path(folder) / "simulation.db")
         try:
-            replay = _wattplan if policy == "wattplan" else _immediate
-            records, tick_ms, notes = replay(engine, scenario, progress)
+            replay = _immediate if policy == "immediate" else _wattplan
+            records, tick_ms, notes = replay(engine, scenario, progress, planner=_PLANNERS.get(policy))
         finally:
             engine.dispose()
     timeline = build_timeline(scenario, records)
@@ -101,8 +101,11 @@ def _engine(path: Path) -> Engine:
 # --- the two policies --------------------------------------------------------------------------
 
 
-def _wattplan(engine: Engine, scenario: Scenario, progress: Progress | None):
-    world = _World(engine, scenario)
+_PLANNERS = {"wattplan": "greedy", "optimal": "optimal"}
+
+
+def _wattplan(engine: Engine, scenario: Scenario, progress: Progress | None, *, planner: str = "greedy"):
+    world = _World(engine, scenario, planner=planner)
     instants = tick_instants(scenario)
     tick_ms, churn, before = [], {}, {}
     for done, now in enumerate(instants, start=1):
@@ -119,7 +122,7 @@ def _wattplan(engine: Engine, scenario: Scenario, progress: Progress | None):
     return _records_from_db(engine, scenario, world.labels, churn), tick_ms, world.notes
 
 
-def _immediate(engine: Engine, scenario: Scenario, progress: Progress | None):
+def _immediate(engine: Engine, scenario: Scenario, progress: Progress | None, *, planner: str | None = None):
     world = _World(engine, scenario)
     world.apply_events_until(scenario.end, requests_only=True)
     ends = {e.label: e for e in scenario.events if isinstance(e, EndEarly)}
@@ -156,12 +159,12 @@ def _baseline(scenario: Scenario, label: str, row, duration_s: int, ending: EndE
 class _World:
     """Applies the scenario's events to the database at their own instants."""
 
-    def __init__(self, engine: Engine, scenario: Scenario) -> None:
+    def __init__(self, engine: Engine, scenario: Scenario, *, planner: str | None = None) -> None:
         self.engine, self.events, self.next = engine, scenario.events, 0
         self.labels: dict[str, int] = {}  # request label → execution id
         self.notes: list[str] = []
         with transaction(engine) as session:
-            load_into_db(session, scenario, scenario.start)
+            load_into_db(session, scenario, scenario.start, settings={"planner": planner})
             self.home_id = load_home(session).id
 
     def apply_events_until(self, now: datetime, *, requests_only: bool = False) -> bool:

@@ -23,7 +23,7 @@ from reconcile import catalog, requests
 from reconcile.db import BUSY_TIMEOUT_MS, make_engine, transaction
 from reconcile.tick import run_tick
 from tests.conftest import T0
-from tests.workers import check_database, tick_at_barrier
+from tests.workers import check_database, query, tick_at_barrier
 
 ROOT = Path(__file__).resolve().parents[1]
 ENQUEUERS, ENQUEUES_EACH, TICKERS = 8, 250, 2
@@ -135,16 +135,14 @@ def test_enqueues_racing_two_tick_loops_are_all_stored_once_and_nothing_starts_t
 
     ids = [i for result in enqueued for i in result["ids"]]
     assert len(ids) == len(set(ids)) == ENQUEUERS * ENQUEUES_EACH
-    with sqlite3.connect(db_path) as db:
-        stored = db.execute("SELECT e.id, a.name, e.requested_at FROM execution e "
-                            "JOIN appliance a ON a.id = e.appliance_id").fetchall()
+    stored = query(db_path, "SELECT e.id, a.name, e.requested_at FROM execution e "
+                            "JOIN appliance a ON a.id = e.appliance_id")
     assert sorted(row[0] for row in stored) == sorted(ids)
     for result in enqueued:  # each request once, under its own (appliance, requested_at) label
         mine = sorted(at for _, name, at in stored if name == result["appliance"])
         assert mine == sorted(stamp_of(at) for at in result["requested_at"])
     counts = check_database(db_path)  # intact, whole ticks, no execution started twice
-    with sqlite3.connect(db_path) as db:
-        kinds = dict(db.execute("SELECT kind, count(*) FROM decision GROUP BY kind").fetchall())
+    kinds = dict(query(db_path, "SELECT kind, count(*) FROM decision GROUP BY kind"))
     assert counts["starts"] > ENQUEUERS  # the ticks really did start runs while enqueues raced them
     figures = {"processes": f"{ENQUEUERS} enqueuers x {ENQUEUES_EACH} + {TICKERS} tick loops",
                "enqueues": len(ids), "ticks": counts["tick"], "decisions": kinds, "wall_s": round(enqueue_wall, 1),

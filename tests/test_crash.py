@@ -11,7 +11,6 @@ same timetable (deterministic); then runs are topped up (and a tick plans them) 
 
 import random
 import signal
-import sqlite3
 import time
 
 from reconcile import catalog, requests
@@ -20,7 +19,7 @@ from reconcile.store import last_tick_now, load_home
 from reconcile.tick import run_tick
 from tests.conftest import T0
 from tests.test_concurrency import forkserver
-from tests.workers import check_database, tick_until_killed
+from tests.workers import check_database, query, tick_until_killed
 
 KILLS = 120
 MAX_DELAY_S = 0.3
@@ -100,11 +99,9 @@ def top_up(engine, now) -> None:
 
 
 def timetable(path) -> list[tuple]:
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT execution_id, seq, starts_at, ends_at, offset_s FROM timetableentry "
-                          "ORDER BY execution_id, seq").fetchall()
+    return query(path, "SELECT execution_id, seq, starts_at, ends_at, offset_s FROM timetableentry "
+                       "ORDER BY execution_id, seq")
 
 
 def decision_kinds(path) -> dict[str, int]:
-    with sqlite3.connect(path) as db:
-        return dict(db.execute("SELECT kind, count(*) FROM decision GROUP BY kind").fetchall())
+    return dict(query(path, "SELECT kind, count(*) FROM decision GROUP BY kind"))

@@ -131,6 +131,15 @@ def tick_at_barrier(url: str, now_iso: str, barrier, results) -> None:
 # --- the verdict on a database ---------------------------------------------------------------
 
 
+def query(path, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of `sql` on the database file, read with the standard library only, then closed."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return connection.execute(sql, params).fetchall()
+    finally:
+        connection.close()
+
+
 def check_database(path) -> dict:
     """Raise AssertionError unless the file is intact and holds only whole ticks; returns counts.
 
