@@ -4,7 +4,7 @@ Slot 0 is the slot holding `now`; it starts at `now` (the past part of it is gon
 starts on the home's slot boundary. A slot's capacity is limit + PV − base at its worst instant
 (a forecast step inside a slot counts: the breaker trips on the worst second); its price and PV
 are those of the interval covering its first second. A slot no forecast covers gets the
-defaults of DESIGN.md (no PV, the reserve as base load, a flat price of 0).
+defaults of DESIGN.md (no PV, the reserve as base load) and the dearest known price.
 """
 
 import math
@@ -53,7 +53,9 @@ def make_grid(snapshot: Snapshot, now: float, tail_slots: int) -> Grid:
     starts[0] = now
     pv = _sample(snapshot.pv, starts, 0.0)
     capacity = _worst_capacity(snapshot, starts, [origin + (k + 1) * home.slot_s for k in range(len(starts))])
-    price = _sample(snapshot.price, starts, 0.0)
+    # An unpriced slot costs the dearest known price: `cheapest` must not chase hours it knows
+    # nothing about (with no price at all, every slot is equal and first fit decides).
+    price = _sample(snapshot.price, starts, max((i.value for i in snapshot.price), default=0.0))
     return Grid(origin, now, home.slot_s, home.limit_w, horizon, capacity, tuple(price), tuple(pv))
 
 
