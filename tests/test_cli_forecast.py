@@ -1,14 +1,18 @@
 """`forecast import|show`, `init --planner optimal` and `simulate --policy optimal`, end to end."""
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.test_cli import T0, db, error, rows, tick, wattplan  # noqa: F401  (db: the fixture)
+from tests.test_cli import T0, error, rows, tick, wattplan
 
-TINY = Path(__file__).resolve().parents[1] / "reconcile" / "scenarios" / "tiny.toml"
 PRICES = "timestamp,value\n2026-06-30T10:00,0.30\n2026-06-30T11:00,0.10\n2026-06-30T12:00,0.20\n"
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    monkeypatch.setenv("WATTPLAN_DB", str(tmp_path / "wattplan.db"))
+    return tmp_path / "wattplan.db"
 
 
 @pytest.fixture
@@ -60,12 +64,55 @@ def test_the_optimal_planner_plans_and_starts_runs(priced, db):
     assert rows(db, "SELECT planned_start FROM execution") == [("2026-06-30 09:00:00.000000",)]
 
 
-def test_simulate_with_the_optimal_policy_stays_under_the_limit():
+SHORT = """
+version = 1
+name = "short"
+start = "2026-06-30T08:00:00+02:00"
+end = "08:40"
+[home]
+limit = "3kW"
+timezone = "Europe/Berlin"
+reserve = "200W"
+[[appliances]]
+name = "heater"
+[[programs]]
+appliance = "heater"
+name = "boost"
+slot = "1m"
+watts = [2000, 2000, 2000, 2000, 2000, 2000, 2000, 2000, 2000, 2000]
+source = "made up"
+[[appliances]]
+name = "kettle"
+[[programs]]
+appliance = "kettle"
+name = "boil"
+slot = "1m"
+watts = [2000, 2000, 2000]
+source = "made up"
+[[events]]
+type = "request"
+at = "08:05"
+label = "heat"
+appliance = "heater"
+within = "30m"
+[[events]]
+type = "request"
+at = "08:06"
+label = "tea"
+appliance = "kettle"
+within = "30m"
+"""
+
+
+def test_simulate_with_the_optimal_policy_stays_under_the_limit(tmp_path):
     pytest.importorskip("highspy")
-    result = json.loads(wattplan("simulate", TINY, "--policy", "optimal", "--json").stdout)
+    (tmp_path / "short.toml").write_text(SHORT)
+    result = json.loads(wattplan("simulate", tmp_path / "short.toml", "--policy", "optimal", "--json").stdout)
     assert result["policy"] == "optimal"
     assert result["metrics"]["minutes_above_limit"] == 0
 
 
-def test_simulate_refuses_an_unknown_policy():
-    assert error("simulate", TINY, "--policy", "magic").startswith("error: unknown policy 'magic'")
+def test_simulate_refuses_an_unknown_policy(tmp_path):
+    (tmp_path / "short.toml").write_text(SHORT)
+    said = error("simulate", tmp_path / "short.toml", "--policy", "magic")
+    assert said.startswith("error: unknown policy 'magic'")
