@@ -33,26 +33,47 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
     grid = make_grid(snapshot, now, tail)
     capacity = list(grid.capacity)
     uses: dict[int, list[Use]] = {}
+    busy: dict[str, set[int]] = {}  # slots each appliance is already planned in: one run at a time
     for run in runs:  # committed: what cannot be stopped now
         head = _committed_head(grid, run, now)
         if head:
             occupy(capacity, head)
             uses[run.id] = head
+            busy.setdefault(run.appliance, set()).update(u.slot for u in head)
     unplaced = []
+    objective = snapshot.home.objective
     for _key, run, current in _claims(runs, now):
         head = uses.get(run.id, [])
+        taken = busy.setdefault(run.appliance, set()).difference(u.slot for u in head)
         if current:
-            uses[run.id] = head + _current_stretch(grid, capacity, run, now, head, snapshot.home.objective)
+            stretch = _for_appliance(capacity, taken, partial(_current_stretch, grid, run=run, now=now,
+                                                              head=head, objective=objective))
+            uses[run.id] = head + stretch
+            busy[run.appliance].update(u.slot for u in stretch)
             continue
         if head and run.state != "running":  # it starts now: what follows its stretch continues it
             run = _started(run, now)
-        rest = _place(grid, capacity, run, now, head, snapshot.home.objective)
+        rest = _for_appliance(capacity, taken, partial(_place, grid, run=run, now=now, head=head,
+                                                       objective=objective))
         if rest is None:
             unplaced.append(Unplaced(run.id, _why_unplaced(grid, run)))
         else:
             uses[run.id] = head + rest
+            busy[run.appliance].update(u.slot for u in rest)
     placements = tuple(_placement(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
     return placements, tuple(unplaced), grid
+
+
+def _for_appliance(capacity: list[float], taken: set[int], place):
+    """`place(capacity)` with the slots the appliance's other runs hold closed to it: a washing
+    machine runs one cycle at a time. The uses found take their power from `capacity`."""
+    if not taken:
+        return place(capacity)
+    view = [-math.inf if k in taken else c for k, c in enumerate(capacity)]
+    found = place(view)
+    if found:
+        occupy(capacity, found)
+    return found
 
 
 def _claims(runs: tuple[Run, ...], now: float) -> list[tuple[tuple, Run, bool]]:
