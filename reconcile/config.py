@@ -25,15 +25,21 @@ def resolve_db_url(option: str | None, environ: Mapping[str, str], user_dir: Pat
 
 
 def as_url(path_or_url: str) -> str:
-    """`sqlite:///abs/path` for a path; a URL (anything with `://`) unchanged."""
+    """`sqlite:///abs/path` for a path (escaped: a '?' or '%' in it stays part of the path);
+    a URL (anything with `://`) unchanged."""
     if "://" in path_or_url:
         return path_or_url
-    return f"sqlite:///{Path(path_or_url).expanduser().resolve()}"
+    from sqlalchemy.engine import URL
+
+    path = str(Path(path_or_url).expanduser().resolve())
+    return URL.create("sqlite", database=path).render_as_string(hide_password=False)
 
 
 def sqlite_path(url: str) -> Path | None:
     """The file behind a `sqlite:///` URL, or None for another database or in-memory SQLite."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or url in (prefix, prefix + ":memory:"):
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
-    return Path(url[len(prefix):].split("?")[0])
+    return Path(parsed.database)

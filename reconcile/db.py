@@ -68,7 +68,8 @@ def require_head(engine: Engine) -> None:
     """Refuse a database that is not at the newest revision (one line, its own exit code)."""
     revision = translate_errors(current_revision, engine)
     if revision != migrations.HEAD:
-        found = "has no schema yet" if revision is None else f"is at revision {revision}, not {migrations.HEAD}"
+        found = "has no schema yet" if revision is None else (
+            f"is at revision {revision}, not {migrations.HEAD}")
         raise NotMigratedError(f"the database {found}: run `wattplan db upgrade`")
 
 

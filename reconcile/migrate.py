@@ -18,7 +18,9 @@ def alembic_config(engine: Engine) -> Config:
     """An alembic Config that migrates `engine`'s database through one shared connection."""
     config = Config()
     config.set_main_option("script_location", str(Path(migrations.__file__).parent))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # ConfigParser interpolates '%': the %-escapes of a path like /home/jürgen must be doubled.
+    url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    config.set_main_option("sqlalchemy.url", url)
     return config
 
 

@@ -14,8 +14,10 @@ def urgency(run: Run, now_s: float) -> Fraction:
     """
     if run.max_delay_s is None:
         return Fraction(run.priority_class)
-    age = max(0, round(now_s - run.requested_at.timestamp()))
-    rise = min(Fraction(1), Fraction(age, run.max_delay_s))
+    # The exact age, not whole seconds: rounded, two runs' ramps would step out of phase and
+    # could swap places back and forth around the instant they cross when ticks jitter.
+    age = max(Fraction(0), Fraction(now_s) - Fraction(run.requested_at.timestamp()))
+    rise = min(Fraction(1), age / run.max_delay_s)
     return run.priority_class + (10 - run.priority_class) * rise
 
 

@@ -39,7 +39,7 @@ def load_snapshot(*, session: Session, home: Home, now: datetime | None = None) 
         try:
             runs.append(_run(row))
         except (ValueError, TypeError, KeyError) as error:
-            problems.append(f"execution #{row.id} skipped: {error}")
+            problems.append(f"execution #{row.Execution.id} skipped: {error}")
     series = _series(session, home.id, now)
     return Snapshot(
         home=home_value(home),

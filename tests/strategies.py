@@ -86,8 +86,10 @@ def runs(draw, run_id: int, now: datetime, limit_w: float) -> Run:
         if interruptible:
             progress = float(draw(st.integers(0 if state == "running" else 1, shape.duration_s - 1)))
         last = "pause" if state == "paused" else ("resume" if progress else "start")
+    # Pending runs sometimes share an appliance (a second wash queued): one cycle at a time.
+    appliance = draw(st.sampled_from((f"a{run_id}", f"a{run_id}", "shared"))) if state == "pending" else f"a{run_id}"
     return Run(
-        id=run_id, appliance=f"a{run_id}", program="p", interruptible=interruptible, shape=shape,
+        id=run_id, appliance=appliance, program="p", interruptible=interruptible, shape=shape,
         requested_at=requested, earliest_start=earliest,
         priority_class=draw(st.integers(1, 10)), state=state, state_since=since, progress_s=progress,
         latest_end=latest_end, max_delay_s=draw(st.one_of(st.none(), st.integers(60, 12 * 3600))),
@@ -98,12 +100,12 @@ def runs(draw, run_id: int, now: datetime, limit_w: float) -> Run:
 
 
 @st.composite
-def snapshots(draw, max_runs: int = 8, objectives=OBJECTIVES) -> tuple[Snapshot, datetime]:
-    """A random home with forecasts, up to `max_runs` open runs and a few ended ones, and `now`."""
+def snapshots(draw, max_runs: int = 8, objectives=OBJECTIVES, min_runs: int = 0) -> tuple[Snapshot, datetime]:
+    """A random home with forecasts, `min_runs` to `max_runs` open runs and a few ended ones, and `now`."""
     now = draw(instants())
     home = draw(homes(objectives))
-    ids = draw(st.lists(st.integers(1, 500), unique=True, max_size=max_runs + 2))
-    n_runs = draw(st.integers(0, len(ids))) if ids else 0
+    ids = draw(st.lists(st.integers(1, 500), unique=True, min_size=min_runs, max_size=max_runs + 2))
+    n_runs = draw(st.integers(min(min_runs, len(ids)), len(ids))) if ids else 0
     open_runs = tuple(draw(runs(i, now, home.limit_w)) for i in ids[:n_runs])
     ended = tuple(Ended(i, draw(st.sampled_from(("finished", "cancelled"))), "done", "start") for i in ids[n_runs:])
     return Snapshot(

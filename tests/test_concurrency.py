@@ -20,13 +20,14 @@ import pytest
 from sqlalchemy import text
 
 from reconcile import catalog, requests
-from reconcile.db import BUSY_TIMEOUT_MS, make_engine, transaction
+from reconcile.db import BUSY_TIMEOUT_MS, make_engine, require_head, transaction
 from reconcile.tick import run_tick
 from tests.conftest import T0
 from tests.workers import check_database, query, tick_at_barrier
 
 ROOT = Path(__file__).resolve().parents[1]
 ENQUEUERS, ENQUEUES_EACH, TICKERS = 8, 250, 2
+APPLIANCES_EACH = 4  # each enqueuer asks for its own 4 appliances in turn (one run at a time each)
 SPEED = 600  # virtual seconds per wall second: the ticks' now advances 10 minutes per second
 TICK_PAUSE_S = 0.5  # between two ticks of a loop (the timer's period is 60 s)
 FRESH_EVERY = 10  # every 10th enqueue opens a new engine and connection, as a CLI process does
@@ -47,15 +48,16 @@ def worker(*args: str) -> subprocess.Popen:
 
 
 def add_appliances(engine, count: int) -> None:
-    """`count` appliances `w0`…, 1–4 minute cycles: two bigger ones (0.7–0.8 kW) that compete for power (w0 pausable,
-    priority class 2; w1 class 9, so w1 pauses w0) and small ones (60–160 W) that mostly fit."""
+    """`count` appliances `w0`…, 1–4 minute cycles, in groups of 8: two bigger ones (0.4–0.5 kW)
+    that compete for power (w0 pausable, priority class 2; w1 class 9, so w1 pauses w0) and six
+    small ones (30–80 W)."""
     watts = [500.0, 400.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]
     with transaction(engine) as session:
         for i in range(count):
             pausable = i % 2 == 0
             catalog.add_appliance(session, now=T0, name=f"w{i}", interruptible=pausable,
                                   min_run_s=60 if pausable else 0, min_pause_s=60 if pausable else 0,
-                                  priority_class={0: 2, 1: 9}.get(i, 5))
+                                  priority_class={0: 2, 1: 9}.get(i % 8, 5))
             catalog.add_profile(session, now=T0, appliance=f"w{i}", name="p", slot_s=60,
                                 watts=[watts[i % len(watts)]] * (1 + i % 4))
 
@@ -67,7 +69,8 @@ def test_every_connection_gets_wal_busy_timeout_foreign_keys_and_synchronous_nor
     with engine.connect() as connection:
         read = {name: connection.execute(text(f"PRAGMA {name}")).scalar()
                 for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")}
-    assert read == {"journal_mode": "wal", "busy_timeout": BUSY_TIMEOUT_MS, "foreign_keys": 1, "synchronous": 1}
+    assert read == {"journal_mode": "wal", "busy_timeout": BUSY_TIMEOUT_MS, "foreign_keys": 1,
+                    "synchronous": 1}  # NORMAL
     assert BUSY_TIMEOUT_MS >= 5000
 
 
@@ -98,6 +101,19 @@ print(json.dumps(result))
 """
 
 
+def test_the_schema_check_reads_without_queueing_for_the_write_lock(home_engine, db_path):
+    """Every command checks the schema revision first: a plain read, so it never waits behind a tick."""
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a tick in progress
+    try:
+        started = time.perf_counter()
+        require_head(make_engine(f"sqlite:///{db_path}"))
+        assert time.perf_counter() - started < 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
 def test_a_deferred_read_then_write_fails_at_once_which_is_why_begin_is_immediate(home_engine, db_path):
     """The failure the recipe avoids, shown with plain sqlite3 and a 10 s timeout that never helps."""
     first, second = (sqlite3.connect(db_path, timeout=10, isolation_level=None) for _ in range(2))
@@ -112,6 +128,8 @@ def test_a_deferred_read_then_write_fails_at_once_which_is_why_begin_is_immediat
     assert time.perf_counter() - started < 1  # no waiting: the busy timeout cannot help a stale reader
     first.execute("COMMIT")
     second.execute("ROLLBACK")
+    first.close()
+    second.close()
 
 
 # --- many enqueuers racing two tick loops ----------------------------------------------------
@@ -119,15 +137,16 @@ def test_a_deferred_read_then_write_fails_at_once_which_is_why_begin_is_immediat
 
 def test_enqueues_racing_two_tick_loops_are_all_stored_once_and_nothing_starts_twice(
         home_engine, db_path, tmp_path, record_property):
-    add_appliances(home_engine, ENQUEUERS)
+    add_appliances(home_engine, ENQUEUERS * APPLIANCES_EACH)
     with transaction(home_engine) as session:  # a 2 h horizon keeps a tick of hundreds of runs short
         catalog.init_home(session, now=T0, limit_w=6900, timezone="Europe/Berlin", horizon_s=7200)
     url, stop = f"sqlite:///{db_path}", tmp_path / "stop"
     clock = ["--t0", T0.isoformat(), "--wall0", repr(time.time()), "--speed", str(SPEED)]
     started = time.perf_counter()
     tickers = [worker("ticks", url, str(stop), *clock, "--pause", str(TICK_PAUSE_S)) for _ in range(TICKERS)]
-    enqueuers = [worker("enqueue", url, f"w{i}", str(ENQUEUES_EACH), *clock, "--fresh-every", str(FRESH_EVERY))
-                 for i in range(ENQUEUERS)]
+    mine = [",".join(f"w{i + ENQUEUERS * k}" for k in range(APPLIANCES_EACH)) for i in range(ENQUEUERS)]
+    enqueuers = [worker("enqueue", url, names, str(ENQUEUES_EACH), *clock, "--fresh-every", str(FRESH_EVERY))
+                 for names in mine]
     enqueued = [finish(p, timeout=170) for p in enqueuers]
     enqueue_wall = time.perf_counter() - started
     stop.touch()
@@ -138,14 +157,14 @@ def test_enqueues_racing_two_tick_loops_are_all_stored_once_and_nothing_starts_t
     stored = query(db_path, "SELECT e.id, a.name, e.requested_at FROM execution e "
                             "JOIN appliance a ON a.id = e.appliance_id")
     assert sorted(row[0] for row in stored) == sorted(ids)
-    for result in enqueued:  # each request once, under its own (appliance, requested_at) label
-        mine = sorted(at for _, name, at in stored if name == result["appliance"])
-        assert mine == sorted(stamp_of(at) for at in result["requested_at"])
+    labels = sorted((name, stamp_of(at)) for result in enqueued for name, at in result["labels"])
+    assert sorted((name, at) for _, name, at in stored) == labels  # each request once, as asked
     counts = check_database(db_path)  # intact, whole ticks, no execution started twice
     kinds = dict(query(db_path, "SELECT kind, count(*) FROM decision GROUP BY kind"))
     assert counts["starts"] > ENQUEUERS  # the ticks really did start runs while enqueues raced them
     figures = {"processes": f"{ENQUEUERS} enqueuers x {ENQUEUES_EACH} + {TICKERS} tick loops",
-               "enqueues": len(ids), "ticks": counts["tick"], "decisions": kinds, "wall_s": round(enqueue_wall, 1),
+               "enqueues": len(ids), "ticks": counts["tick"], "decisions": kinds,
+               "wall_s": round(enqueue_wall, 1),
                "max_enqueue_latency_ms": max(r["max_latency_ms"] for r in enqueued),
                "p99_enqueue_latency_ms": max(r["p99_latency_ms"] for r in enqueued),
                "median_enqueue_latency_ms": max(r["median_latency_ms"] for r in enqueued),
@@ -163,7 +182,8 @@ def finish(process: subprocess.Popen, *, timeout: float) -> dict:
 
 def stamp_of(iso: str) -> str:
     """How SQLite stores an aware UTC instant (naive, space-separated, microseconds)."""
-    return datetime.fromisoformat(iso).astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    naive = datetime.fromisoformat(iso).astimezone(UTC).replace(tzinfo=None)
+    return naive.isoformat(sep=" ", timespec="microseconds")
 
 
 # --- two ticks at once -----------------------------------------------------------------------

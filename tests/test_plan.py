@@ -4,6 +4,7 @@ Every home here has a 3 kW limit, 1-minute slots and no reserve unless the case 
 `NOW` is 06:00 UTC. `starts` maps execution id → planned start (None: unplaced).
 """
 
+import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -259,3 +260,23 @@ def test_a_running_run_keeps_its_place_only_at_equal_rounded_priority() -> None:
     assert [r.id for r in order] == [3, 1, 2]
     after_it_pauses = sorted([same, higher, keep], key=lambda r: claim_order(r, NOW.timestamp(), continuing=False))
     assert [r.id for r in after_it_pauses] == [3, 2, 1]
+
+
+def test_runs_with_nearly_equal_ramps_swap_places_once_when_ticks_jitter() -> None:
+    """Requested half a second apart with maximum delays 6 s apart, two runs cross once; with
+    the age rounded to whole seconds their order flipped six times as ticks landed 0–1.5 s late."""
+    a = run(1, flat(100, 1), at=NOW + timedelta(seconds=120.75), priority_class=3, max_delay_s=5262)
+    b = run(2, flat(100, 1), at=NOW + timedelta(seconds=121.271925), priority_class=3, max_delay_s=5256)
+    jitter = random.Random(7)
+    ticks = [NOW.timestamp() + 180 + i * 60 + jitter.uniform(0, 1.5) for i in range(200)]
+    order = [claim_order(a, t) < claim_order(b, t) for t in ticks]
+    assert sum(x != y for x, y in zip(order, order[1:], strict=False)) == 1
+
+
+def test_at_ten_the_run_that_got_there_first_stays_first() -> None:
+    """A reached 10 an hour ago, B half an hour ago; B's earlier deadline does not put it first."""
+    a = run(1, flat(2000, 10), at=NOW - 2 * HOUR, priority_class=1, max_delay_s=3600, latest_end=NOW + 3 * HOUR)
+    b = run(2, flat(2000, 10), at=NOW - 2 * HOUR, priority_class=1, max_delay_s=5400, latest_end=NOW + HOUR)
+    result = plan(snap(a, b), NOW)
+    assert result.priorities == ((1, 10), (2, 10))
+    assert decisions(result) == {(1, "start")}

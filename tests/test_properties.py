@@ -18,7 +18,7 @@ from tests.helpers import TOL, apply_plan, flat, run, run_loads, slot_bounds, sl
 from tests.strategies import T0, instants, snapshots
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SLOW = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TICK = timedelta(seconds=60)
 
 
@@ -147,15 +147,17 @@ def moved_back(history: list) -> bool:
 
 
 @SLOW
-@given(snapshots(max_runs=6), st.integers(10, 90))
+@given(snapshots(max_runs=6, min_runs=2), st.integers(10, 90))
 def test_planned_starts_do_not_move_back_and_forth(drawn, ticks: int) -> None:
     """(e) Tick after tick with no new input, applying each tick's decisions: while a run waits
     (pending, or paused until its next resume) its planned start never returns to a value it had
     moved away from. How often planned starts move at all is recorded as hypothesis events.
 
-    A placement that ends beyond the horizon is not yet settled: each tick the horizon reveals
-    one more slot, where a higher priority may need the power that placement reaches into. Those
-    placements are not observed (see tests/README or the report: a rolling horizon's limit)."""
+    Two limits of a rolling slot grid are left out. A placement that ends beyond the horizon is
+    not settled: each tick reveals one more slot, where a higher priority may need the power it
+    reaches into, so such placements are not observed. And ticks come on the minute: a tick late
+    in a slot starts runs mid-slot while later starts are planned on slot boundaries, which can
+    move a planned start by one slot and back."""
     snapshot, now = drawn
     now = now.replace(second=0, microsecond=0)  # ticks on the minute, as the systemd timer runs them
     # Only states a plan could have led to: running runs that an earlier forecast or request
@@ -176,8 +178,8 @@ def test_planned_starts_do_not_move_back_and_forth(drawn, ticks: int) -> None:
         for d in result.decisions:
             went[d.execution_id] += d.kind in ("start", "resume")
         snapshot, now = apply_plan(snapshot, result), now + TICK
-    moves = sum(sum(a != b for a, b in zip(h, h[1:])) for h in history.values())
-    event(f"planned starts moved {min(moves, 5)}{'+' if moves >= 5 else ''} times in {ticks} ticks")
+    moves = sum(sum(a != b for a, b in zip(h, h[1:], strict=False)) for h in history.values())
+    event(f"planned starts moved {min(moves, 5)}{'+' if moves >= 5 else ''} times")
     for (run_id, phase), h in history.items():
         assert not moved_back(h), f"#{run_id} wait {phase}: planned starts {h}"
 
@@ -202,11 +204,12 @@ waiting_runs = st.builds(
     st.integers(0, 6 * 3600).map(lambda s: s + 0.25 * (s % 4)), st.one_of(st.none(), st.integers(60, 16 * 3600)))
 
 
-@settings(max_examples=500, deadline=None)
-@given(waiting_runs, waiting_runs, st.integers(0, 59), st.sampled_from((60, 60, 600)))
-def test_two_waiting_runs_swap_places_at_most_once_as_they_age(a, b, phase, step) -> None:
+@settings(max_examples=300, deadline=None)
+@given(waiting_runs, waiting_runs, st.sampled_from((60, 60, 600)), st.integers(0, 2**32))
+def test_two_waiting_runs_swap_places_at_most_once_as_they_age(a, b, step, seed) -> None:
     """(f) The claim order of two waiting runs changes at most once over time, so aging alone
-    never moves a planned start back and forth."""
-    start = max(a.requested_at, b.requested_at).timestamp() + phase
-    order = [claim_order(a, t) < claim_order(b, t) for t in (start + i * step for i in range(24 * 3600 // step))]
+    never moves a planned start back and forth; ticks come every `step` seconds, a little late."""
+    start, jitter = max(a.requested_at, b.requested_at).timestamp(), random.Random(seed)
+    ticks = [start + i * step + jitter.uniform(0, 1.5) for i in range(12 * 3600 // step)]
+    order = [claim_order(a, t) < claim_order(b, t) for t in ticks]
     assert sum(x != y for x, y in zip(order, order[1:], strict=False)) <= 1

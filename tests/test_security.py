@@ -20,7 +20,8 @@ INIT = ("init", "--limit", "6.9kW", "--timezone", "Europe/Lisbon")
 NOW = "2026-06-30T08:00"
 
 
-def wattplan(home: Path, *args: str, db: Path | None = None, umask: int = 0o022) -> subprocess.CompletedProcess:
+def wattplan(home: Path, *args: str, db: Path | None = None,
+             umask: int = 0o022) -> subprocess.CompletedProcess:
     """`wattplan ARGS` as its own process under `umask`, with HOME=`home` and WATTPLAN_DB=`db` if given."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8"}
     if db is not None:
@@ -103,25 +104,17 @@ def test_names_with_quotes_and_sql_metacharacters_round_trip(tmp_path):
     assert query(db, "SELECT count(*) FROM execution") == [(1,)]  # every table is still there
 
 
-PATH_BUG = pytest.mark.xfail(strict=True, reason=(
-    "reconcile/migrate.py alembic_config() hands the URL to ConfigParser, whose interpolation rejects "
-    "the %-escapes SQLAlchemy renders for these characters (ValueError, a traceback); "
-    "fix: set_main_option('sqlalchemy.url', url.replace('%', '%%'))"))
-QUERY_BUG = pytest.mark.xfail(strict=True, reason=(
-    "reconcile/config.py as_url() builds 'sqlite:///' + path by hand, so '?' starts a URL query and "
-    "the database is created at the wrong path; fix: URL.create('sqlite', database=path)"))
-
-
 @pytest.mark.parametrize("directory", [
     "my data",
-    pytest.param("o'brien", marks=PATH_BUG),
-    pytest.param("jürgen", marks=PATH_BUG),
-    pytest.param("50%#", marks=PATH_BUG),
-    pytest.param("what?now", marks=[PATH_BUG, QUERY_BUG]),
+    "o'brien",
+    "jürgen",
+    "50%#",
+    "what?now",
 ])
 def test_a_database_path_with_quotes_or_url_characters_is_just_a_path(tmp_path, directory):
     db = tmp_path / directory / "wattplan.db"
     db.parent.mkdir()
     wattplan(tmp_path, *INIT, db=db)
-    assert sorted(p.name for p in db.parent.iterdir() if not p.name.endswith(("-wal", "-shm"))) == ["wattplan.db"]
+    made = sorted(p.name for p in db.parent.iterdir() if not p.name.endswith(("-wal", "-shm")))
+    assert made == ["wattplan.db"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [directory]  # nothing created beside it

@@ -47,17 +47,19 @@ def enqueue_once(engine, appliance: str, now: datetime) -> int:
     return translate_errors(work)
 
 
-def enqueue_loop(url: str, appliance: str, count: int, t0: datetime, wall0: float, speed: float,
+def enqueue_loop(url: str, appliances: list[str], count: int, t0: datetime, wall0: float, speed: float,
                  fresh_every: int = 1) -> dict:
-    """`count` enqueues of `appliance`, each its own transaction, at the virtual clock's now.
+    """`count` enqueues, one transaction each, at the virtual clock's now, taking `appliances` in turn.
 
     Every `fresh_every`-th opens a new engine and connection as a CLI process does; the others
     reuse one, as a long-lived client would (faster, so the race is denser).
     """
-    ids, stamps, latencies = [], [], []
+    ids, labels, latencies = [], [], []
     last, engine = t0, None
     for n in range(count):
-        # A strictly increasing requested_at per process: (appliance, requested_at) labels each request.
+        # requested_at strictly increases within a process, and no two processes share an appliance:
+        # (appliance, requested_at) labels each request.
+        appliance = appliances[n % len(appliances)]
         now = max(virtual_now(t0, wall0, speed), last + timedelta(microseconds=1))
         started = time.perf_counter()
         if n % fresh_every == 0:
@@ -66,11 +68,11 @@ def enqueue_loop(url: str, appliance: str, count: int, t0: datetime, wall0: floa
             engine = make_engine(url)
         ids.append(enqueue_once(engine, appliance, now))
         latencies.append(time.perf_counter() - started)
-        stamps.append(now.isoformat())
+        labels.append((appliance, now.isoformat()))
         last = now
     engine.dispose()
     latencies.sort()
-    return {"appliance": appliance, "ids": ids, "requested_at": stamps,
+    return {"ids": ids, "labels": labels,
             "max_latency_ms": round(latencies[-1] * 1000, 1),
             "p99_latency_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
             "median_latency_ms": round(latencies[len(latencies) // 2] * 1000, 1)}
@@ -161,7 +163,7 @@ def check_database(path) -> dict:
             stale = q("SELECT count(*) FROM timetableentry WHERE tick_id != ?", (newest[0],)).fetchone()[0]
             assert stale == 0, f"{stale} timetable entries of an older tick than #{newest[0]}"
             planned = q("SELECT count(DISTINCT execution_id) FROM timetableentry").fetchone()[0]
-            assert planned == newest[1], f"tick #{newest[0]} planned {newest[1]} runs, timetable has {planned}"
+            assert planned == newest[1], f"tick #{newest[0]} planned {newest[1]}, timetable has {planned}"
         twice = q("""SELECT execution_id, count(*) FROM decision WHERE kind = 'start'
                      GROUP BY execution_id HAVING count(*) > 1""").fetchall()
         assert twice == [], f"executions started more than once: {twice}"
@@ -188,9 +190,9 @@ def check_database(path) -> dict:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.workers")
     sub = parser.add_subparsers(dest="command", required=True)
-    enqueue = sub.add_parser("enqueue", help="enqueue COUNT runs of APPLIANCE, one transaction each")
+    enqueue = sub.add_parser("enqueue", help="enqueue COUNT runs of APPLIANCES in turn, one transaction each")
     enqueue.add_argument("url")
-    enqueue.add_argument("appliance")
+    enqueue.add_argument("appliances", help="comma-separated appliance names")
     enqueue.add_argument("count", type=int)
     enqueue.add_argument("--fresh-every", type=int, default=1, help="a new engine every Nth enqueue")
     ticks = sub.add_parser("ticks", help="tick until STOP_FILE exists")
@@ -205,7 +207,8 @@ def main(argv: list[str]) -> int:
     t0 = datetime.fromisoformat(args.t0).astimezone(UTC)
     try:
         if args.command == "enqueue":
-            result = enqueue_loop(args.url, args.appliance, args.count, t0, args.wall0, args.speed, args.fresh_every)
+            names = args.appliances.split(",")
+            result = enqueue_loop(args.url, names, args.count, t0, args.wall0, args.speed, args.fresh_every)
         else:
             result = tick_loop(args.url, args.stop_file, t0, args.wall0, args.speed, args.pause)
     except ReconcileError as error:
