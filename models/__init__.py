@@ -11,7 +11,6 @@ from typing import Any
 from sqlmodel import (
     JSON,
     CheckConstraint,
-    Column,
     DateTime,
     Field,
     Index,

@@ -28,11 +28,13 @@ def home_value(home: Home) -> domain.Home:
                        home.objective, home.planner)
 
 
-def load_snapshot(*, session: Session, home: Home, now: datetime | None = None) -> Snapshot:
+def load_snapshot(*, session: Session, home: Home, now: datetime | None = None,
+                  for_planning: bool = False) -> Snapshot:
     """Every open execution of `home` as a `Run`; rows that cannot be read become problems.
 
     With `now`, forecasts that ended before it and runs that ended over a day before it are
     left out: the tick never looks back, and its reads stay flat as history grows.
+    `for_planning` (the tick) skips the forecasts when no run is open.
     """
     runs, problems = [], []
     for row in session.execute(_open_runs_query(home.id)):
@@ -40,7 +42,10 @@ def load_snapshot(*, session: Session, home: Home, now: datetime | None = None) 
             runs.append(_run(row))
         except (ValueError, TypeError, KeyError) as error:
             problems.append(f"execution #{row.Execution.id} skipped: {error}")
-    series = _series(session, home.id, now)
+    if runs or not for_planning:
+        series = _series(session, home.id, now)
+    else:  # nothing to plan: the forecasts would not be looked at
+        series = {"pv": (), "base": (), "price": ()}
     return Snapshot(
         home=home_value(home),
         runs=tuple(runs),

@@ -52,7 +52,7 @@ def _tick(engine: Engine, now: datetime, ran_at: datetime) -> TickReport:
         behind = (last - now).total_seconds() if last is not None and last > now else 0.0
         if behind > 0:
             now = last  # a clock stepped back must not replay starts or shrink progress
-        snapshot = load_snapshot(session=session, home=home, now=now)
+        snapshot = load_snapshot(session=session, home=home, now=now, for_planning=True)
         plan = make_plan(snapshot, now)
         tick = Tick(home_id=home.id, now=now, ran_at=ran_at, duration_ms=0.0)
         session.add(tick)

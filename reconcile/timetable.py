@@ -28,7 +28,13 @@ def progress_at(run: Run, now: float) -> float:
 
 
 def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
-    """Placements for every run that fits in the horizon, and the reasons for those that do not."""
+    """Placements for every run that fits in the horizon, and the reasons for those that do not.
+
+    Returns (placements, unplaced, grid); with no run to place there is no grid (None): most
+    ticks of a day have nothing open, and building the grid is most of a tick's work.
+    """
+    if not runs:
+        return (), (), None
     tail = max((math.ceil(r.shape.duration_s / snapshot.home.slot_s) for r in runs), default=0) + 2
     grid = make_grid(snapshot, now, tail)
     capacity = list(grid.capacity)
