@@ -19,9 +19,10 @@ from rich.text import Text
 
 from reconcile.metrics import Metrics
 from reconcile.scenario import load_scenario
-from reconcile.simulate import POLICIES, SimulationResult, simulate
+from reconcile.simulate import SimulationResult, simulate
 from reconcile.svg import write_svg
 
+DEMO_POLICIES = ("wattplan", "immediate")  # the exact planner is an optional extra: not in the demo
 DEMO_SCENARIO = "sample_day.toml"
 DEMO_PICTURE = "wattplan-demo.svg"
 
@@ -163,8 +164,8 @@ def run_demo(workdir: Path, console: Console, now_wall: datetime) -> tuple[list[
     results = []
     columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
-        tasks = {policy: bar.add_task(policy, total=None, start=False) for policy in POLICIES}
-        for policy in POLICIES:
+        tasks = {policy: bar.add_task(policy, total=None, start=False) for policy in DEMO_POLICIES}
+        for policy in DEMO_POLICIES:
             task = tasks[policy]
             bar.start_task(task)
 
