@@ -47,13 +47,41 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
             uses[run.id] = head
             busy.setdefault(run.appliance, set()).update(u.slot for u in head)
     unplaced = []
-    objective = snapshot.home.objective
-    for _key, run, current in _claims(runs, now):
+    for level in _levels(runs, now):
+        starters: set[int] = set()  # pausable runs that start now and keep their first stretch
+        maybe = any(r.interruptible and r.state != "running" and _may_start_now(grid, capacity, r, now) for r in level)
+        while True:  # again only when a run starting now was planned to yield to an equal (rare)
+            saved = (list(capacity), dict(uses), {a: set(s) for a, s in busy.items()}) if maybe else None
+            later = _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, snapshot.home.objective)
+            starter = _yields_to_an_equal(grid, capacity, uses, level, starters, later) if maybe else None
+            if starter is None:
+                break
+            capacity[:], uses, busy = saved
+            unplaced = [u for u in unplaced if all(u.execution_id != r.id for r in level)]
+            starters.add(starter)
+    placements = tuple(_placement(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
+    return placements, tuple(unplaced), grid
+
+
+def _levels(runs: tuple[Run, ...], now: float) -> list[list[Run]]:
+    """The runs that still claim power (committed ones do not), by priority level, highest first."""
+    levels: dict[int, list[Run]] = {}
+    for run in runs:
+        if not (run.state == "running" and not run.interruptible):
+            levels.setdefault(claim_order(run, now)[0], []).append(run)
+    return [levels[key] for key in sorted(levels)]
+
+
+def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, objective) -> list[tuple]:
+    """Place one priority level (see `_claims`); returns the later claims in order: (run, uses)."""
+    later = []
+    for _key, run, current in _claims(level, now, starters):
         head = uses.get(run.id, [])
         taken = busy.setdefault(run.appliance, set()).difference(u.slot for u in head)
         if current:
-            stretch = _for_appliance(capacity, taken, partial(_current_stretch, grid, run=run, now=now,
-                                                              head=head, objective=objective))
+            going = run if run.state == "running" else _started(run, now)
+            stretch = _for_appliance(capacity, taken, partial(_current_stretch, grid, run=going, now=now,
+                                                              head=head))
             uses[run.id] = head + stretch
             busy[run.appliance].update(u.slot for u in stretch)
             continue
@@ -66,8 +94,30 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
         else:
             uses[run.id] = head + rest
             busy[run.appliance].update(u.slot for u in rest)
-    placements = tuple(_placement(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
-    return placements, tuple(unplaced), grid
+            later.append((run.id, rest))
+    return later
+
+
+def _yields_to_an_equal(grid, capacity, uses, level, starters, later) -> int | None:
+    """A pausable run of `level` planned to start now whose first stretch stops where an equal
+    priority claimed before it: once running it would not yield, so it must claim as a starter."""
+    for run in level:
+        got = uses.get(run.id)
+        if not run.interruptible or run.state == "running" or run.id in starters or not got or got[0].slot:
+            continue
+        stop = next((i for i, u in enumerate(got) if u.slot != i), len(got))
+        done = got[stop - 1].offset + got[stop - 1].seconds
+        if stop >= len(capacity) or done >= run.shape.duration_s - EPS:
+            continue
+        before = next(i for i, (rid, _uses) in enumerate(later) if rid == run.id)
+        freed = sum(u.peak for _rid, claimed in later[:before] for u in claimed if u.slot == stop)
+        need = peak_between(run.shape, done, min(done + grid.slot_s, run.shape.duration_s))
+        if freed > EPS and capacity[stop] + freed + EPS >= need:
+            return run.id
+    return None
+
+
+CLOSED = -1e12  # W: a slot no run can use (finite: cost objectives do integer arithmetic on capacity)
 
 
 def _for_appliance(capacity: list[float], taken: set[int], place):
@@ -75,45 +125,36 @@ def _for_appliance(capacity: list[float], taken: set[int], place):
     machine runs one cycle at a time. The uses found take their power from `capacity`."""
     if not taken:
         return place(capacity)
-    view = [-math.inf if k in taken else c for k, c in enumerate(capacity)]
+    view = [CLOSED if k in taken else c for k, c in enumerate(capacity)]
     found = place(view)
     if found:
         occupy(capacity, found)
     return found
 
 
-def _claims(runs: tuple[Run, ...], now: float) -> list[tuple[tuple, Run, bool]]:
-    """(key, run, current stretch only) in claim order; committed runs claim nothing more.
+def _claims(level: list[Run], now: float, starters: set[int]) -> list[tuple[tuple, Run, bool]]:
+    """(key, run, current stretch only) of one priority level, in claim order.
 
-    Priority levels in turn. Within a level, pausable runs first claim the stretch they run from
-    now until they would pause anyway: the running ones (longest running first), then those that
-    may start or resume now, in claim order. So a run is paused only for a strictly higher
-    priority, and a run that starts keeps the stretch it was planned with. Then every run claims
-    the rest in claim order, as if none were running: were a running run's whole future to go
-    first, each start or pause would reorder the plan behind it and move planned starts back and
-    forth.
+    Pausable runs first claim the stretch they run from now until they would pause anyway: the
+    running ones (longest running first), then `starters`, those that start now. So a run is
+    paused only for a strictly higher priority, and a run that starts keeps the stretch it was
+    planned with. Then every run claims the rest in claim order, as if none were running: were a
+    running run's whole future to go first, each start or pause would reorder the plan behind it
+    and move planned starts back and forth.
     """
     claims = []
-    for run in runs:
-        if run.state == "running" and not run.interruptible:
-            continue
-        level, _running, *rest = claim_order(run, now, continuing=False)
-        if run.interruptible:
-            since = run.state_since.timestamp() if run.state == "running" and run.state_since else 0.0
-            claims.append(((level, 0, run.state != "running", since, *rest), run, True))
-        claims.append(((level, 1, False, 0.0, *rest), run, False))
+    for run in level:
+        _level, _running, *rest = claim_order(run, now, continuing=False)
+        if run.interruptible and (run.state == "running" or run.id in starters):
+            since = run.state_since.timestamp() if run.state == "running" and run.state_since else math.inf
+            claims.append(((0, since, *rest), run, True))
+        claims.append(((1, 0.0, *rest), run, False))
     return sorted(claims, key=lambda claim: claim[0])
 
 
-def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, head: list[Use],
-                     objective: str) -> list[Use]:
-    """The uses that keep `run` on from its head, or from now if it is running or its objective
-    starts it now, until it would pause anyway (a running run never pauses for cost); taken."""
-    if run.state != "running":
-        planned = _place(grid, list(capacity), run, now, head, objective)
-        if not planned or planned[0].slot != 0:
-            return []
-        run = _started(run, now)
+def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, head: list[Use]) -> list[Use]:
+    """The uses that keep running `run` on from its head (or now) until it would pause anyway: not
+    for cost, nor for an equal priority; taken."""
     planned = _place(grid, list(capacity), replace(run, objective="asap"), now, head, "asap") or []
     first = head[-1].slot + 1 if head else 0
     stretch = []
@@ -123,6 +164,16 @@ def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, he
         stretch.append(use)
     occupy(capacity, stretch)
     return stretch
+
+
+def _may_start_now(grid: Grid, capacity: list[float], run: Run, now: float) -> bool:
+    """A quick necessary condition for starting or resuming `run` in slot 0 (most runs fail it)."""
+    if run.earliest_start.timestamp() > now:
+        return False
+    if run.state == "paused" and (run.state_since.timestamp() if run.state_since else now) + run.min_pause_s > now:
+        return False
+    first = min(grid.slot_s - grid.lead, run.shape.duration_s - run.progress_s)
+    return peak_between(run.shape, run.progress_s, run.progress_s + first) <= capacity[0] + EPS
 
 
 def _started(run: Run, now: float) -> Run:

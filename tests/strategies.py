@@ -70,7 +70,7 @@ def shapes(draw, limit_w: float) -> Shape:
 
 
 @st.composite
-def runs(draw, run_id: int, now: datetime, limit_w: float) -> Run:
+def runs(draw, run_id: int, now: datetime, limit_w: float, share: bool = True) -> Run:
     shape = draw(shapes(limit_w))
     interruptible = draw(st.booleans())
     requested = now - timedelta(seconds=draw(st.integers(0, 12 * 3600)))
@@ -87,7 +87,8 @@ def runs(draw, run_id: int, now: datetime, limit_w: float) -> Run:
             progress = float(draw(st.integers(0 if state == "running" else 1, shape.duration_s - 1)))
         last = "pause" if state == "paused" else ("resume" if progress else "start")
     # Pending runs sometimes share an appliance (a second wash queued): one cycle at a time.
-    appliance = draw(st.sampled_from((f"a{run_id}", f"a{run_id}", "shared"))) if state == "pending" else f"a{run_id}"
+    shared = share and state == "pending" and draw(st.integers(0, 2)) == 0
+    appliance = "shared" if shared else f"a{run_id}"
     return Run(
         id=run_id, appliance=appliance, program="p", interruptible=interruptible, shape=shape,
         requested_at=requested, earliest_start=earliest,
