@@ -26,25 +26,20 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Migrate to `revision` in one transaction; returns the revision reached."""
-
-    def run() -> None:
-        config = alembic_config(engine)
-        with engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-
-    translate_errors(run)
-    return current_revision(engine)
+    return _migrate(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> str | None:
     """Migrate down to `revision` (`base` empties the database)."""
+    return _migrate(engine, command.downgrade, revision)
 
+
+def _migrate(engine: Engine, step, revision: str) -> str | None:
     def run() -> None:
         config = alembic_config(engine)
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.downgrade(config, revision)
+            step(config, revision)
 
     translate_errors(run)
     return current_revision(engine)
