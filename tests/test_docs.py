@@ -94,6 +94,8 @@ def test_the_quick_start_runs_a_wattplan_command_that_exists():
 
 def test_the_usage_example_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.setenv("WATTPLAN_DB", str(tmp_path / "usage.db"))
+    monkeypatch.chdir(tmp_path)  # the example's prices.csv, in the documented format
+    (tmp_path / "prices.csv").write_text("timestamp,value\n2026-06-30T10:00,0.30\n2026-06-30T11:00,0.10\n")
     block = re.search(r"```sh\n(.*?)```", USAGE_SECTION, re.S).group(1)
     for line in block.splitlines():
         args = shlex.split(line, comments=True)
