@@ -39,7 +39,7 @@ def render_svg(results: Sequence[SimulationResult], *, footer: str = "") -> str:
     zone = ZoneInfo(first.timezone)
     top_w = _nice_top(max(_highest(r) for r in results), first.limit_w)
     colours = _colours(first.timeline.appliances)
-    height = TOP + len(results) * (PANEL_H + PANEL_GAP) + 24
+    height = TOP + len(results) * (PANEL_H + PANEL_GAP) + 24 + (16 if footer else 0)  # footer: own line
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="{FONT}" font-size="12" fill="{INK}">',
@@ -53,9 +53,9 @@ def render_svg(results: Sequence[SimulationResult], *, footer: str = "") -> str:
         parts.extend(_panel(result, y0, top_w, colours, zone))
     note = ("Stacked: mean power per piece of time (≤ 1 min). Red: a minute in which the instantaneous "
             "import, counting each program's peaks, went above the limit.")
-    parts.append(_text(LEFT, height - 12, note, size=11, fill=MUTED))
+    parts.append(_text(LEFT, height - (28 if footer else 12), note, size=11, fill=MUTED))
     if footer:
-        parts.append(_text(WIDTH - RIGHT, height - 12, footer, size=11, fill=MUTED, anchor="end"))
+        parts.append(_text(WIDTH - RIGHT, height - 10, footer, size=11, fill=MUTED, anchor="end"))
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 
