@@ -369,8 +369,9 @@ def forecast_import(kind: Kind, file: Annotated[str, typer.Argument(
 
     from reconcile.forecasts import import_series
     from reconcile.store import load_home
+    from reconcile.textfile import read_text
 
-    text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    text = sys.stdin.read() if file == "-" else read_text(Path(file), failure=f"cannot read {file}")
     with session() as s:
         done = import_series(s, home=load_home(s), kind=kind, text=text)
     say(f"imported {done.rows} {done.kind} values as {done.intervals} intervals, "

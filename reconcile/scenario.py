@@ -39,6 +39,7 @@ from reconcile.scenario_types import (
     tables,
     text,
 )
+from reconcile.textfile import read_text
 from reconcile.units import parse_zone
 
 __all__ = [
@@ -66,12 +67,7 @@ _EVENT_KEYS = {
 def load_scenario(path: Path) -> Scenario:
     """The scenario in `path`: JSON when it ends in `.json`, TOML otherwise."""
     source = path.name
-    try:
-        content = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ReconcileError(f"scenario {source}: cannot read: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise ReconcileError(f"scenario {source}: cannot read: not UTF-8 text") from None
+    content = read_text(path, failure=f"scenario {source}: cannot read")
     return parse_scenario(_decode(content, as_json=path.suffix.lower() == ".json", source=source),
                           source=source)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconcile.errors import ReconcileError
+from reconcile.textfile import read_text
 from reconcile.units import parse_duration, parse_power
 
 _NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")
@@ -39,12 +40,7 @@ class Trace:
 
 def read_trace(path: Path, *, slot_s: int) -> Trace:
     """The trace in the CSV file `path`, resampled to `slot_s` slots."""
-    try:
-        content = path.read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise ReconcileError(f"cannot read {path}: {error.strerror or error}") from None
-    except UnicodeDecodeError:
-        raise ReconcileError(f"cannot read {path}: not UTF-8 text") from None
+    content = read_text(path, failure=f"cannot read {path}", encoding="utf-8-sig")
     return resample(parse_samples(content, source=path.name), slot_s=slot_s)
 
 
