@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from reconcile.config import resolve_db_url, sqlite_path
+from reconcile.shell.config import resolve_db_url, sqlite_path
 from reconcile.errors import ExitStatus, NotMigratedError, ReconcileError
 from reconcile.units import format_duration, format_power, parse_duration, parse_power, parse_time, parse_zone
 
@@ -81,7 +81,7 @@ def command(group: typer.Typer, name: str | None = None, panel: str | None = Non
             except Exception as error:
                 from sqlalchemy.exc import DBAPIError
 
-                from reconcile.db import database_error
+                from reconcile.shell.db import database_error
 
                 if isinstance(error, DBAPIError):
                     fail(database_error(error))
@@ -108,7 +108,7 @@ def clock() -> datetime:
 def engine(*, write: bool = True, migrated: bool = True, create: bool = False):
     """The database's engine. Unless `create`, the database must exist and (`migrated`) be at the
     newest revision. A SQLite file it creates is 0660: the group may write, others get nothing."""
-    from reconcile.db import make_engine, require_head
+    from reconcile.shell.db import make_engine, require_head
 
     user_dir = Path(typer.get_app_dir("wattplan"))
     url = resolve_db_url(_options["db"], os.environ, user_dir)
@@ -135,7 +135,7 @@ def engine(*, write: bool = True, migrated: bool = True, create: bool = False):
 @contextmanager
 def session(*, write: bool = True) -> Iterator:
     """One transaction on the existing, migrated database, committed when the block succeeds."""
-    from reconcile.db import transaction
+    from reconcile.shell.db import transaction
 
     with transaction(engine(write=write)) as s:
         yield s
@@ -153,7 +153,7 @@ def moments(s, now: str | None, **texts: str | None):
     """(zone, now, {name: instant}): times read in the home's timezone, HH:MM as the next one."""
     from zoneinfo import ZoneInfo
 
-    from reconcile.store import load_home
+    from reconcile.shell.store import load_home
 
     zone, wall = ZoneInfo(load_home(s).timezone), clock()
     at = parse_time(now, now=wall, zone=zone, what="--now") if now else wall
@@ -167,7 +167,7 @@ def moments(s, now: str | None, **texts: str | None):
 
 def emit(data, as_json: bool, renderable=None) -> None:
     """`data` as JSON with --json, else the rich `renderable`."""
-    from reconcile.render import to_json
+    from reconcile.presentation.render import to_json
 
     if as_json:
         say(to_json(data))
@@ -178,8 +178,8 @@ def emit(data, as_json: bool, renderable=None) -> None:
 @command(db_app, "upgrade")
 def db_upgrade() -> None:
     """Create the database, or migrate it to the newest schema revision (safe to repeat)."""
-    from reconcile.db import current_revision
-    from reconcile.migrate import upgrade
+    from reconcile.shell.db import current_revision
+    from reconcile.shell.migrate import upgrade
 
     target = engine(create=True)
     before = current_revision(target)
@@ -191,7 +191,7 @@ def db_upgrade() -> None:
 def db_current() -> None:
     """Show the database's schema revision and whether it is the newest."""
     import migrations
-    from reconcile.db import current_revision
+    from reconcile.shell.db import current_revision
 
     revision = current_revision(engine(write=False, migrated=False))
     if revision == migrations.HEAD:
@@ -216,9 +216,9 @@ def init(
     ))] = False,
 ) -> None:
     """Create the database if needed, then create the home or change its settings."""
-    from reconcile import catalog
-    from reconcile.db import current_revision, require_head, transaction
-    from reconcile.migrate import upgrade
+    from reconcile.shell import catalog
+    from reconcile.shell.db import current_revision, require_head, transaction
+    from reconcile.shell.migrate import upgrade
 
     if timezone is not None:
         parse_zone(timezone)
@@ -227,12 +227,12 @@ def init(
                 "horizon_s": seconds(horizon, "--horizon"), "objective": objective,
                 "reserve_w": 0.0 if no_reserve else power(reserve, "--reserve"), "planner": planner}
     if planner == "optimal":
-        from reconcile.optimal import require_solver
+        from reconcile.shell.optimal import require_solver
 
         require_solver()  # say it now, not in every tick
     if sample:
-        from reconcile.sample import load_into_db
-        from reconcile.scenario import builtin_scenario
+        from reconcile.simulation.sample import load_into_db
+        from reconcile.simulation.scenario import builtin_scenario
 
         scenario = builtin_scenario("sample_day")
     target = engine(create=True)
@@ -267,7 +267,7 @@ def appliance_add(
         "none: the priority stays at its class")] = None,
 ) -> None:
     """Add an appliance for wattplan to schedule."""
-    from reconcile import catalog
+    from reconcile.shell import catalog
 
     runs = {"min_run_s": seconds(min_run, "--min-run"), "min_pause_s": seconds(min_pause, "--min-pause")}
     runs = {key: value or 0 for key, value in runs.items()}
@@ -281,7 +281,8 @@ def appliance_add(
 @command(appliance_app, "list")
 def appliance_list(as_json: Json = False) -> None:
     """List the appliances with their settings and programs."""
-    from reconcile import render, views
+    from reconcile.presentation import render
+    from reconcile.shell import views
 
     with session(write=False) as s:
         rows = views.appliances(s)
@@ -291,7 +292,8 @@ def appliance_list(as_json: Json = False) -> None:
 @command(appliance_app, "show")
 def appliance_show(name: Name, as_json: Json = False) -> None:
     """Show one appliance and its programs."""
-    from reconcile import render, views
+    from reconcile.presentation import render
+    from reconcile.shell import views
 
     with session(write=False) as s:
         (row,) = views.appliances(s, name)
@@ -301,7 +303,7 @@ def appliance_show(name: Name, as_json: Json = False) -> None:
 @command(appliance_app, "remove")
 def appliance_remove(name: Name) -> None:
     """Remove an appliance and its programs (refused once it has runs in its history)."""
-    from reconcile import catalog
+    from reconcile.shell import catalog
 
     with session() as s:
         catalog.remove_appliance(s, name=name)
@@ -324,8 +326,8 @@ def profile_add(
                                        "1m")] = None,
 ) -> None:
     """Add a program, the power of one cycle: --power with --duration, or --watts, or --csv."""
-    from reconcile import catalog
-    from reconcile.traces import parse_watts, read_trace
+    from reconcile.shell import catalog
+    from reconcile.shell.traces import parse_watts, read_trace
 
     modes = [given for given in (power_ or duration, watts, csv) if given]
     if len(modes) != 1 or (power_ or duration) and (not (power_ and duration) or slot):
@@ -350,7 +352,8 @@ def profile_add(
 def profile_list(appliance: Annotated[str | None, typer.Argument(
         metavar="APPLIANCE", help="Only this appliance's.")] = None, as_json: Json = False) -> None:
     """List programs with their duration, energy and peak power."""
-    from reconcile import render, views
+    from reconcile.presentation import render
+    from reconcile.shell import views
 
     with session(write=False) as s:
         rows = views.profiles(s, appliance)
@@ -367,9 +370,9 @@ def forecast_import(kind: Kind, file: Annotated[str, typer.Argument(
     """Replace the stored forecast of KIND over the time FILE covers, resampled to the home's slots."""
     import sys
 
-    from reconcile.forecasts import import_series
-    from reconcile.store import load_home
-    from reconcile.textfile import read_text
+    from reconcile.shell.forecasts import import_series
+    from reconcile.shell.store import load_home
+    from reconcile.shell.textfile import read_text
 
     text = sys.stdin.read() if file == "-" else read_text(Path(file), failure=f"cannot read {file}")
     with session() as s:
@@ -382,9 +385,9 @@ def forecast_import(kind: Kind, file: Annotated[str, typer.Argument(
 def forecast_show(kind: Annotated[str | None, typer.Argument(
         metavar="[KIND]", help="pv, base or price (default: all).")] = None, as_json: Json = False) -> None:
     """List the stored forecast intervals, in the home's timezone."""
-    from reconcile import render
-    from reconcile.forecasts import stored_series
-    from reconcile.store import load_home
+    from reconcile.presentation import render
+    from reconcile.shell.forecasts import stored_series
+    from reconcile.shell.store import load_home
 
     with session(write=False) as s:
         rows = stored_series(s, home=load_home(s), kind=kind)
@@ -409,8 +412,8 @@ def enqueue(
 
     TIME is ISO 8601 (2026-06-30T18:00) or HH:MM (the next one), in the home's timezone.
     """
-    from reconcile.requests import Request
-    from reconcile.requests import enqueue as enqueue_run
+    from reconcile.shell.requests import Request
+    from reconcile.shell.requests import enqueue as enqueue_run
 
     within_s = seconds(within, "--within")
     with session() as s:
@@ -421,7 +424,7 @@ def enqueue(
 
 
 def _end(execution_id: int, now: str | None, reason: str) -> None:
-    from reconcile.requests import end, get_execution
+    from reconcile.shell.requests import end, get_execution
 
     with session() as s:
         _zone, at, _ = moments(s, now)
@@ -449,7 +452,8 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="Include finished and
     """List the open runs (every run with --all)."""
     from zoneinfo import ZoneInfo
 
-    from reconcile import render, views
+    from reconcile.presentation import render
+    from reconcile.shell import views
 
     with session(write=False) as s:
         zone, rows = ZoneInfo(views.home(s).timezone), views.executions(s, include_closed=all_)
@@ -459,7 +463,7 @@ def list_(all_: Annotated[bool, typer.Option("--all", help="Include finished and
 @command(app, panel=WATCH)
 def tick(now: Now = None, as_json: Json = False) -> None:
     """Reconcile once: finish, prioritise, plan and decide. The timer runs this every minute."""
-    from reconcile.tick import run_tick
+    from reconcile.shell.tick import run_tick
 
     at = clock()
     if now is not None:
@@ -468,7 +472,7 @@ def tick(now: Now = None, as_json: Json = False) -> None:
     report = run_tick(engine=engine(migrated=False), now=at, ran_at=clock())  # it checks the revision
     if not as_json:
         return say(report.summary())
-    from reconcile.views import tick_data
+    from reconcile.shell.views import tick_data
 
     emit(tick_data(report), True)
 
@@ -482,7 +486,8 @@ def status(
     now: Now = None, as_json: Json = False,
 ) -> None:
     """Show the runs: running, paused, pending, with priority, planned start and end, lateness."""
-    from reconcile import render, views
+    from reconcile.presentation import render
+    from reconcile.shell import views
 
     max_age_s = seconds(max_age, "--max-age")
     with session(write=False) as s:
@@ -502,7 +507,8 @@ def timetable(hours: Annotated[float | None, typer.Option(
         metavar="N", help="Hours to chart.", show_default="the home's horizon")] = None,
         as_json: Json = False) -> None:
     """Chart the newest plan: planned load per slot against capacity (limit + PV - base load)."""
-    from reconcile import render, views
+    from reconcile.presentation import render
+    from reconcile.shell import views
 
     if hours is not None and not 0 < hours <= 14 * 24:
         raise ReconcileError(f"--hours {hours:g} must be above 0 and at most 336 (two weeks)")
@@ -523,7 +529,8 @@ def decisions(
     now: Now = None, as_json: Json = False,
 ) -> None:
     """List the ticks' start, pause, resume and stop decisions, oldest first."""
-    from reconcile import render, views
+    from reconcile.presentation import render
+    from reconcile.shell import views
 
     with session(write=False) as s:
         zone, at, times = moments(s, now, since=since)
@@ -536,7 +543,8 @@ def decisions(
 @command(app, panel=WATCH)
 def state(now: Now = None, as_json: Json = False) -> None:
     """What each appliance should be doing now: the answer an actuator polls (exit 5 when stale)."""
-    from reconcile import render, views
+    from reconcile.presentation import render
+    from reconcile.shell import views
 
     with session(write=False) as s:
         zone, at, _ = moments(s, now)
@@ -549,7 +557,7 @@ def state(now: Now = None, as_json: Json = False) -> None:
 @command(app, panel=TRY)
 def demo() -> None:
     """Replay the sample day with wattplan and with no scheduler, side by side; writes wattplan-demo.svg."""
-    from reconcile.comparison import comparison_table, run_demo
+    from reconcile.presentation.comparison import comparison_table, run_demo
 
     results, picture = run_demo(Path.cwd(), out, clock())
     out.print(comparison_table(results))
@@ -567,10 +575,10 @@ def simulate(
     as_json: Json = False,
 ) -> None:
     """Replay a scenario with the real tick on a throwaway database, minute by minute; print its metrics."""
-    from reconcile.comparison import comparison_table, result_as_dict
-    from reconcile.scenario import load_scenario
-    from reconcile.simulate import simulate as replay
-    from reconcile.svg import write_svg
+    from reconcile.presentation.comparison import comparison_table, result_as_dict
+    from reconcile.simulation.scenario import load_scenario
+    from reconcile.simulation.simulate import simulate as replay
+    from reconcile.presentation.svg import write_svg
 
     result = replay(load_scenario(scenario), policy=policy)
     if plot is not None:

@@ -1,4 +1,4 @@
-"""Write reconcile/scenarios/sample_day.toml from the real data in ../shared/data.
+"""Write reconcile/simulation/scenarios/sample_day.toml from the real data in ../shared/data.
 
 Deterministic: the same data gives the same bytes (tests/test_scenario.py checks the committed file).
 Usage: .venv/bin/python bench/make_sample.py [--check]   (--check: exit 1 if the file differs)
@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-OUT = ROOT / "reconcile" / "scenarios" / "sample_day.toml"
+OUT = ROOT / "reconcile" / "simulation" / "scenarios" / "sample_day.toml"
 
 DAY = "2026-06-30"  # a Tuesday, the calendar day of the PV data (2015-06-30): the sun stands the same
 LOCAL = "+02:00"  # Europe/Berlin in summer (CEST)

@@ -10,8 +10,8 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-from reconcile.domain import Home, Interval, Run, Shape, Snapshot
-from reconcile.plan import plan
+from reconcile.planner.domain import Home, Interval, Run, Shape, Snapshot
+from reconcile.planner.plan import plan
 
 NOW = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
 CASES = [  # (executions, slot seconds, horizon hours)

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/simulate_day.py [--repeat 3] [--profile]
 
-Simulates `reconcile/scenarios/sample_day.toml` (32 h, 1920 ticks of the real tick against a
+Simulates `reconcile/simulation/scenarios/sample_day.toml` (32 h, 1920 ticks of the real tick against a
 throwaway SQLite file) under `wattplan`, `--repeat` times, and prints the best and median wall
 time, ms per tick and the verdict against the budget; then the `immediate` baseline once.
 `--profile` runs one more simulation under cProfile and prints where the time goes (the
@@ -18,8 +18,8 @@ import pstats
 import statistics
 import time
 
-from reconcile.scenario import builtin_scenario
-from reconcile.simulate import simulate, tick_instants
+from reconcile.simulation.scenario import builtin_scenario
+from reconcile.simulation.simulate import simulate, tick_instants
 
 BUDGET_S = 10.0
 

@@ -17,8 +17,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from reconcile.db import make_engine
-from reconcile.tick import run_tick
+from reconcile.shell.db import make_engine
+from reconcile.shell.tick import run_tick
 
 BIN = Path(sys.executable).parent
 T0 = "2026-06-30T05:30:00+00:00"

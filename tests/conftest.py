@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from reconcile import catalog
-from reconcile.db import make_engine, transaction
-from reconcile.migrate import upgrade
+from reconcile.shell import catalog
+from reconcile.shell.db import make_engine, transaction
+from reconcile.shell.migrate import upgrade
 
 T0 = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from reconcile.domain import Home, Interval, Placement, Plan, Run, Shape, Snapshot
+from reconcile.planner.domain import Home, Interval, Placement, Plan, Run, Shape, Snapshot
 
 NOW = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
-from reconcile.domain import Ended, Home, Interval, Run, Shape, Snapshot
+from reconcile.planner.domain import Ended, Home, Interval, Run, Shape, Snapshot
 
 T0 = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
 SLOTS = (60, 300, 900)

@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from reconcile.db import make_engine
-from reconcile.migrate import downgrade
+from reconcile.shell.db import make_engine
+from reconcile.shell.migrate import downgrade
 
 runner = CliRunner()
 T0 = "2026-06-30T08:00"  # Europe/Berlin, naive: read in the home's timezone (06:00 UTC)
@@ -550,7 +550,7 @@ def test_before_init_commands_say_how_to_start(db):
 def test_simulate_replays_a_scenario_file_and_writes_the_picture(tmp_path):
     from pathlib import Path
 
-    tiny = Path(__file__).resolve().parents[1] / "reconcile" / "scenarios" / "tiny.toml"
+    tiny = Path(__file__).resolve().parents[1] / "reconcile" / "simulation" / "scenarios" / "tiny.toml"
     picture = tmp_path / "tiny.svg"
     result = json.loads(wattplan("simulate", tiny, "--plot", picture, "--json").stdout)
     assert (result["scenario"], result["policy"]) == ("tiny", "wattplan")
@@ -588,8 +588,8 @@ def test_the_database_is_found_by_option_then_environment_then_state_directory_t
 
 
 def test_a_program_whose_stored_peak_exceeds_the_limit_is_refused(home):
-    from reconcile import catalog
-    from reconcile.db import transaction
+    from reconcile.shell import catalog
+    from reconcile.shell.db import transaction
     from reconcile.errors import ReconcileError
 
     wattplan("appliance", "add", "heater")

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from reconcile import catalog, requests
-from reconcile.db import BUSY_TIMEOUT_MS, make_engine, require_head, transaction
-from reconcile.tick import run_tick
+from reconcile.shell import catalog
+from reconcile.shell import requests
+from reconcile.shell.db import BUSY_TIMEOUT_MS, make_engine, require_head, transaction
+from reconcile.shell.tick import run_tick
 from tests.conftest import T0
 from tests.workers import check_database, query, tick_at_barrier
 
@@ -227,8 +228,8 @@ def test_a_tick_waits_for_an_open_enqueue_instead_of_failing(home_engine, db_pat
     """A tick started while an enqueue holds the write lock waits, then sees the new request."""
     add_appliances(home_engine, 1)
     url = f"sqlite:///{db_path}"
-    code = ("import sys; from datetime import datetime; from reconcile.db import make_engine; "
-            "from reconcile.tick import run_tick; "
+    code = ("import sys; from datetime import datetime; from reconcile.shell.db import make_engine; "
+            "from reconcile.shell.tick import run_tick; "
             "r = run_tick(engine=make_engine(sys.argv[1]), now=datetime.fromisoformat(sys.argv[2])); "
             "print([d.kind for d in r.plan.decisions])")
     with transaction(home_engine) as session:

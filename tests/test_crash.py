@@ -13,10 +13,11 @@ import random
 import signal
 import time
 
-from reconcile import catalog, requests
-from reconcile.db import transaction
-from reconcile.store import last_tick_now, load_home
-from reconcile.tick import run_tick
+from reconcile.shell import catalog
+from reconcile.shell import requests
+from reconcile.shell.db import transaction
+from reconcile.shell.store import last_tick_now, load_home
+from reconcile.shell.tick import run_tick
 from tests.conftest import T0
 from tests.test_concurrency import forkserver
 from tests.workers import check_database, query, tick_until_killed

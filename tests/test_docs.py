@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from cli import app
-from reconcile import views
+from reconcile.shell import views
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -105,7 +105,7 @@ def test_the_usage_example_runs_as_written(tmp_path, monkeypatch):
 
 
 def test_the_trace_example_reads_as_documented(tmp_path):
-    from reconcile.traces import read_trace
+    from reconcile.shell.traces import read_trace
 
     example = tmp_path / "trace.csv"
     example.write_text(re.search(r"```csv\n(.*?)```", CLI_SECTION, re.S).group(1))

@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import select
 
 from models import Forecast
-from reconcile.db import transaction
-from reconcile.domain import Interval
+from reconcile.shell.db import transaction
+from reconcile.planner.domain import Interval
 from reconcile.errors import ReconcileError
-from reconcile.forecasts import import_series, prepare, resample, store_series, stored_series
-from reconcile.store import load_home
+from reconcile.shell.forecasts import import_series, prepare, resample, store_series, stored_series
+from reconcile.shell.store import load_home
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -5,8 +5,8 @@ import sqlite3
 from alembic import command
 
 import migrations
-from reconcile.db import current_revision, make_engine
-from reconcile.migrate import alembic_config, downgrade, head_revision, upgrade
+from reconcile.shell.db import current_revision, make_engine
+from reconcile.shell.migrate import alembic_config, downgrade, head_revision, upgrade
 
 TABLES = {"home", "appliance", "profile", "execution", "forecast", "tick", "decision", "timetableentry"}
 VIEWS = {"running_now", "planned", "timetable", "slot_load"}

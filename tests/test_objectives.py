@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile.grid import make_grid
-from reconcile.objectives import refine, sweep_costs
-from reconcile.optimal import plan_cost
-from reconcile.placement import occupy
-from reconcile.plan import plan
-from reconcile.priority import claim_order
-from reconcile.timetable import _place, _placement
+from reconcile.planner.grid import make_grid
+from reconcile.planner.objectives import refine, sweep_costs
+from reconcile.shell.optimal import plan_cost
+from reconcile.planner.placement import occupy
+from reconcile.planner.plan import plan
+from reconcile.planner.priority import claim_order
+from reconcile.planner.timetable import _place, _placement
 from tests.helpers import (
     HOUR,
     MIN,

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconcile.domain import Home, Run, Shape, Snapshot
-from reconcile.plan import plan
+from reconcile.planner.domain import Home, Run, Shape, Snapshot
+from reconcile.planner.plan import plan
 
 NOW = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
 HOME = Home(1, 20_000.0, "Europe/Berlin", 60, 24 * 3600, 0.0)  # room for everything at once

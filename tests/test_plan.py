@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconcile.domain import Ended, Plan, Snapshot
-from reconcile.plan import plan
-from reconcile.priority import claim_order, priority
+from reconcile.planner.domain import Ended, Plan, Snapshot
+from reconcile.planner.plan import plan
+from reconcile.planner.priority import claim_order, priority
 from tests.helpers import (
     HOUR,
     MIN,
@@ -307,7 +307,7 @@ def test_cost_objectives_survive_a_second_run_of_a_running_appliance(objective) 
     assert placement(result, 2).start == NOW + 25 * MIN
 
 
-# --- known failures of the cost objectives (reconcile/objectives.py): fixed, they fail as XPASS ------
+# --- known failures of the cost objectives (reconcile/planner/objectives.py): fixed, they fail as XPASS ------
 
 
 @pytest.mark.xfail(strict=True, reason="cost placement counts PV a lower priority takes once it is committed")

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from reconcile import catalog, requests
-from reconcile.db import transaction
-from reconcile.tick import run_tick
+from reconcile.shell import catalog
+from reconcile.shell import requests
+from reconcile.shell.db import transaction
+from reconcile.shell.tick import run_tick
 from tests.conftest import T0
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconcile.errors import ReconcileError
-from reconcile.scenario import (
+from reconcile.simulation.scenario import (
     BUILTIN_SCENARIOS,
     EndEarly,
     ForecastUpdate,
@@ -22,7 +22,7 @@ from reconcile.scenario import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ROOT / "reconcile" / "scenarios"
+SCENARIOS = ROOT / "reconcile" / "simulation" / "scenarios"
 DATA = ROOT.parent / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not present")
 

@@ -1,4 +1,4 @@
-"""The read side (`reconcile.views`): what status, state, decisions and timetable answer, on real files.
+"""The read side (`reconcile.shell.views`): what status, state, decisions and timetable answer, on real files.
 
 The rule under test: an actuator is never offered a stale decision (`valid_until <= now`), nor one
 a newer decision or the user has overtaken.
@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import pytest
 
-from reconcile import catalog, requests, views
-from reconcile.db import transaction
-from reconcile.domain import DECISION_TTL_S
-from reconcile.tick import run_tick
+from reconcile.shell import catalog
+from reconcile.shell import requests
+from reconcile.shell import views
+from reconcile.shell.db import transaction
+from reconcile.planner.domain import DECISION_TTL_S
+from reconcile.shell.tick import run_tick
 from tests.conftest import T0
 
 TTL = timedelta(seconds=DECISION_TTL_S)

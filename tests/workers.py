@@ -24,11 +24,11 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from reconcile import requests
-from reconcile.db import make_engine, require_head, transaction, translate_errors
+from reconcile.shell import requests
+from reconcile.shell.db import make_engine, require_head, transaction, translate_errors
 from reconcile.errors import ReconcileError
-from reconcile.store import last_tick_now, load_home
-from reconcile.tick import run_tick
+from reconcile.shell.store import last_tick_now, load_home
+from reconcile.shell.tick import run_tick
 
 
 def virtual_now(t0: datetime, wall0: float, speed: float) -> datetime:

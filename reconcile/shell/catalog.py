@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from models import OBJECTIVES, PLANNERS, Appliance, Execution, Home, Profile
 from reconcile.errors import ReconcileError
-from reconcile.store import load_home
+from reconcile.shell.store import load_home
 from reconcile.units import format_power, parse_zone
 
 

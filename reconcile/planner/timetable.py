@@ -5,10 +5,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 
-from reconcile.domain import Placement, Run, Segment, Snapshot, Unplaced
-from reconcile.grid import EPS, Grid, footprint, make_grid, peak_between
-from reconcile.objectives import place_block_by, slot_ranking, window_end
-from reconcile.placement import (
+from reconcile.planner.domain import Placement, Run, Segment, Snapshot, Unplaced
+from reconcile.planner.grid import EPS, Grid, footprint, make_grid, peak_between
+from reconcile.planner.objectives import place_block_by, slot_ranking, window_end
+from reconcile.planner.placement import (
     Pausable,
     Use,
     contiguous_uses,
@@ -17,7 +17,7 @@ from reconcile.placement import (
     place_slots,
     place_slots_ranked,
 )
-from reconcile.priority import claim_order
+from reconcile.planner.priority import claim_order
 
 
 def progress_at(run: Run, now: float) -> float:

@@ -13,8 +13,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from reconcile.metrics import Timeline, minutes_above
-from reconcile.simulate import SimulationResult
+from reconcile.simulation.metrics import Timeline, minutes_above
+from reconcile.simulation.simulate import SimulationResult
 
 WIDTH = 1200
 LEFT, RIGHT = 64, 36

@@ -8,7 +8,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconcile.grid import EPS, Grid, energy_between, footprint, peak_between
+from reconcile.planner.grid import EPS, Grid, energy_between, footprint, peak_between
 
 
 @dataclass(frozen=True, slots=True)

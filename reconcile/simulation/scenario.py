@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reconcile.errors import ReconcileError
-from reconcile.scenario_types import (
+from reconcile.simulation.scenario_types import (
     END_KINDS,
     OBJECTIVES,
     SERIES_KINDS,
@@ -39,7 +39,7 @@ from reconcile.scenario_types import (
     tables,
     text,
 )
-from reconcile.textfile import read_text
+from reconcile.shell.textfile import read_text
 from reconcile.units import parse_zone
 
 __all__ = [
@@ -73,11 +73,11 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def builtin_scenario(name: str) -> Scenario:
-    """A scenario shipped as package data in `reconcile/scenarios/` (see BUILTIN_SCENARIOS)."""
+    """A scenario shipped as package data in `reconcile/simulation/scenarios/` (see BUILTIN_SCENARIOS)."""
     if name not in BUILTIN_SCENARIOS:
         raise ReconcileError(f"no built-in scenario {name!r}; known: {', '.join(BUILTIN_SCENARIOS)}")
     source = f"{name}.toml"
-    content = (resources.files("reconcile.scenarios") / source).read_text(encoding="utf-8")
+    content = (resources.files("reconcile.simulation.scenarios") / source).read_text(encoding="utf-8")
     return parse_scenario(_decode(content, as_json=False, source=source), source=source)
 
 

@@ -36,7 +36,7 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from models import FORECAST_KINDS, Forecast, Home
-from reconcile.domain import Interval
+from reconcile.planner.domain import Interval
 from reconcile.errors import ReconcileError
 
 UNITS = {"pv": "W", "base": "W", "price": "per kWh"}

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 import migrations
-from reconcile.config import sqlite_path
+from reconcile.shell.config import sqlite_path
 from reconcile.errors import BusyError, NotMigratedError, ReconcileError
 
 BUSY_TIMEOUT_MS = 10_000

@@ -1,6 +1,6 @@
 """Schedule quality in numbers: PURE functions of a load timeline and the execution records.
 
-`reconcile.simulate` builds both (docs/simulation.md defines every metric exactly); nothing here
+`reconcile.simulation.simulate` builds both (docs/simulation.md defines every metric exactly); nothing here
 reads a database, a clock or a file, so the same inputs always give the same `Metrics` (except
 `tick_time`, wall time measured by the simulator and passed in).
 """

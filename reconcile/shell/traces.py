@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconcile.errors import ReconcileError
-from reconcile.textfile import read_text
+from reconcile.shell.textfile import read_text
 from reconcile.units import parse_duration, parse_power
 
 _NUMBER = re.compile(r"^\s*\d+(?:\.\d+)?\s*$")

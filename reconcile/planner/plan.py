@@ -7,9 +7,9 @@ plan. The invariant tests check is `plan(apply(s, plan(s, now)), now).decisions 
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from reconcile.domain import Decision, Finish, Placement, Plan, Run, Snapshot
-from reconcile.priority import priority
-from reconcile.timetable import build_timetable, progress_at
+from reconcile.planner.domain import Decision, Finish, Placement, Plan, Run, Snapshot
+from reconcile.planner.priority import priority
+from reconcile.planner.timetable import build_timetable, progress_at
 
 
 def plan(snapshot: Snapshot, now: datetime, *, timetable=None) -> Plan:
@@ -40,7 +40,7 @@ def plan(snapshot: Snapshot, now: datetime, *, timetable=None) -> Plan:
 def timetable_for(planner: str):
     """The timetable builder of a home's planner; the exact one imports HiGHS only when used."""
     if planner == "optimal":
-        from reconcile.optimal import timetable_optimal
+        from reconcile.shell.optimal import timetable_optimal
 
         return timetable_optimal
     return build_timetable

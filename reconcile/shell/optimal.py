@@ -29,14 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from reconcile.domain import Placement, Plan, Run, Snapshot, Unplaced
+from reconcile.planner.domain import Placement, Plan, Run, Snapshot, Unplaced
 from reconcile.errors import ReconcileError
-from reconcile.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between
-from reconcile.objectives import window_end, window_last_start
-from reconcile.placement import Use, contiguous_uses, misfit, occupy
-from reconcile.plan import plan
-from reconcile.priority import priority
-from reconcile.timetable import _committed_head, _placement, _why_unplaced, build_timetable, progress_at
+from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between
+from reconcile.planner.objectives import window_end, window_last_start
+from reconcile.planner.placement import Use, contiguous_uses, misfit, occupy
+from reconcile.planner.plan import plan
+from reconcile.planner.priority import priority
+from reconcile.planner.timetable import _committed_head, _placement, _why_unplaced, build_timetable, progress_at
 
 TIME_LIMIT_S = 10.0
 LATE_PER_SLOT = 100.0  # currency per slot late: any lateness costs more than any energy

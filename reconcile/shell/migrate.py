@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 import migrations
-from reconcile.db import current_revision, translate_errors
+from reconcile.shell.db import current_revision, translate_errors
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -1,6 +1,6 @@
 """The values a scenario file becomes (docs/scenario.md): frozen, validated, all times UTC.
 
-`reconcile.scenario` builds them; the sample loader and the simulator only read them. Every
+`reconcile.simulation.scenario` builds them; the sample loader and the simulator only read them. Every
 invariant stated here is checked by the loader, so consumers need not re-check. The second half of
 the module holds the typed field readers the loader uses (not public API).
 """
@@ -142,7 +142,7 @@ class Scenario:
     description: str
 
 
-# Typed field readers for reconcile.scenario. They live here, next to the values they build, to keep
+# Typed field readers for reconcile.simulation.scenario. They live here, next to the values they build, to keep
 # the loader short; every one fails with `scenario NAME: PATH: PROBLEM` and nothing else.
 
 REQUIRED: Any = object()

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from itertools import accumulate, compress, repeat
 from operator import add, lt, mul, ne
 
-from reconcile.domain import Run
-from reconcile.grid import EPS, Grid, footprint
-from reconcile.placement import Use, contiguous_uses, first_fit, misfit, occupy
+from reconcile.planner.domain import Run
+from reconcile.planner.grid import EPS, Grid, footprint
+from reconcile.planner.placement import Use, contiguous_uses, first_fit, misfit, occupy
 
 MWH = 1000  # energies as integer mWh
 PRICE_UNITS = 10**6  # prices per kWh as integer millionths (small ints: fast and exact)

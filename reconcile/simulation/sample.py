@@ -13,8 +13,8 @@ from sqlalchemy import delete
 from sqlmodel import Session
 
 from models import Forecast
-from reconcile.catalog import add_appliance, add_profile, find_appliance, init_home, programs_of
-from reconcile.scenario_types import Scenario, Series
+from reconcile.shell.catalog import add_appliance, add_profile, find_appliance, init_home, programs_of
+from reconcile.simulation.scenario_types import Scenario, Series
 from reconcile.units import parse_zone
 
 

@@ -10,7 +10,7 @@ defaults of DESIGN.md (no PV, the reserve as base load) and the dearest known pr
 import math
 from dataclasses import dataclass
 
-from reconcile.domain import Interval, Shape, Snapshot
+from reconcile.planner.domain import Interval, Shape, Snapshot
 
 EPS = 1e-6  # watts: float noise never decides whether a run fits
 

@@ -1,11 +1,11 @@
 """Replaying a scenario: the real tick against a real throwaway SQLite database, minute by minute.
 
 `simulate(scenario, policy=...)` returns a frozen `SimulationResult`: what each run did, the load
-of every appliance over time and the metrics of `reconcile.metrics`. Two policies:
+of every appliance over time and the metrics of `reconcile.simulation.metrics`. Two policies:
 
 - `wattplan`: a temporary database is migrated and loaded with the scenario; a virtual clock
   advances from `start` to `end` one tick (60 s) at a time; the events of each minute go through
-  `reconcile.requests` at their own instants, then `run_tick` runs at the minute. The runs'
+  `reconcile.shell.requests` at their own instants, then `run_tick` runs at the minute. The runs'
   stretches are read back from the decisions the ticks wrote.
 - `immediate`: no scheduler. Every run starts when it may (its request, or `not_before`) and
   runs to its end or until the user ends it. The same requests are enqueued in a database so
@@ -27,15 +27,15 @@ from sqlalchemy import Engine, delete, event, select
 from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Forecast, Profile
-from reconcile import requests
-from reconcile.db import make_engine, transaction
+from reconcile.shell import requests
+from reconcile.shell.db import make_engine, transaction
 from reconcile.errors import ReconcileError
-from reconcile.metrics import ExecutionRecord, Metrics, Span, Timeline, compute_metrics
-from reconcile.migrate import upgrade
-from reconcile.sample import load_into_db
-from reconcile.scenario_types import SERIES_KINDS, EndEarly, ForecastUpdate, Request, Scenario, Series
-from reconcile.store import load_home
-from reconcile.tick import run_tick
+from reconcile.simulation.metrics import ExecutionRecord, Metrics, Span, Timeline, compute_metrics
+from reconcile.shell.migrate import upgrade
+from reconcile.simulation.sample import load_into_db
+from reconcile.simulation.scenario_types import SERIES_KINDS, EndEarly, ForecastUpdate, Request, Scenario, Series
+from reconcile.shell.store import load_home
+from reconcile.shell.tick import run_tick
 
 POLICIES = ("wattplan", "immediate", "optimal")  # optimal: the tick with the exact planner
 TICK_S = 60

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from reconcile.units import format_duration, format_power
-from reconcile.views import (
+from reconcile.shell.views import (
     ApplianceView,
     DecisionView,
     ExecutionView,

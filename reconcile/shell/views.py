@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Profile, Tick, TimetableEntry
-from reconcile.catalog import find_appliance
-from reconcile.domain import DECISION_TTL_S, Shape
-from reconcile.grid import energy_between, make_grid, peak_between
-from reconcile.store import load_home, load_snapshot
+from reconcile.shell.catalog import find_appliance
+from reconcile.planner.domain import DECISION_TTL_S, Shape
+from reconcile.planner.grid import energy_between, make_grid, peak_between
+from reconcile.shell.store import load_home, load_snapshot
 from reconcile.units import format_duration
 
 OPEN = ("pending", "running", "paused")

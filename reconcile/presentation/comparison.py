@@ -17,10 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from reconcile.metrics import Metrics
-from reconcile.scenario import load_scenario
-from reconcile.simulate import SimulationResult, simulate
-from reconcile.svg import write_svg
+from reconcile.simulation.metrics import Metrics
+from reconcile.simulation.scenario import load_scenario
+from reconcile.simulation.simulate import SimulationResult, simulate
+from reconcile.presentation.svg import write_svg
 
 DEMO_POLICIES = ("wattplan", "immediate")  # the exact planner is an optional extra: not in the demo
 DEMO_SCENARIO = "sample_day.toml"
@@ -159,7 +159,7 @@ def comparison_table(results: Sequence[SimulationResult]) -> Table:
 
 def run_demo(workdir: Path, console: Console, now_wall: datetime) -> tuple[list[SimulationResult], Path]:
     """The sample day under every policy, with a progress bar; the picture goes into `workdir`."""
-    with resources.as_file(resources.files("reconcile.scenarios") / DEMO_SCENARIO) as path:
+    with resources.as_file(resources.files("reconcile.simulation.scenarios") / DEMO_SCENARIO) as path:
         scenario = load_scenario(path)
     results = []
     columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -2,7 +2,7 @@
 
 from fractions import Fraction
 
-from reconcile.domain import Run
+from reconcile.planner.domain import Run
 
 
 def urgency(run: Run, now_s: float) -> Fraction:
