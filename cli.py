@@ -16,8 +16,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from reconcile.shell.config import resolve_db_url, sqlite_path
 from reconcile.errors import ExitStatus, NotMigratedError, ReconcileError
+from reconcile.shell.config import resolve_db_url, sqlite_path
 from reconcile.units import format_duration, format_power, parse_duration, parse_power, parse_time, parse_zone
 
 app = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True, add_completion=False)
@@ -576,9 +576,9 @@ def simulate(
 ) -> None:
     """Replay a scenario with the real tick on a throwaway database, minute by minute; print its metrics."""
     from reconcile.presentation.comparison import comparison_table, result_as_dict
+    from reconcile.presentation.svg import write_svg
     from reconcile.simulation.scenario import load_scenario
     from reconcile.simulation.simulate import simulate as replay
-    from reconcile.presentation.svg import write_svg
 
     result = replay(load_scenario(scenario), policy=policy)
     if plot is not None:

@@ -37,10 +37,10 @@ from reconcile.planner import timetable  # noqa: E402
 from reconcile.planner.domain import Home, Interval, Run, Shape, Snapshot  # noqa: E402
 from reconcile.planner.grid import make_grid  # noqa: E402
 from reconcile.planner.objectives import refine  # noqa: E402
-from reconcile.shell.optimal import plan_cost, solve  # noqa: E402
 from reconcile.planner.placement import occupy  # noqa: E402
 from reconcile.planner.plan import finish_overdue  # noqa: E402
 from reconcile.planner.priority import claim_order  # noqa: E402
+from reconcile.shell.optimal import plan_cost, solve  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SLOT = 900

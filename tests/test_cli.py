@@ -588,9 +588,9 @@ def test_the_database_is_found_by_option_then_environment_then_state_directory_t
 
 
 def test_a_program_whose_stored_peak_exceeds_the_limit_is_refused(home):
+    from reconcile.errors import ReconcileError
     from reconcile.shell import catalog
     from reconcile.shell.db import transaction
-    from reconcile.errors import ReconcileError
 
     wattplan("appliance", "add", "heater")
     with pytest.raises(ReconcileError, match=r"peaks at 5kW, above the home's limit of 4.6kW"):

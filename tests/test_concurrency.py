@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from reconcile.shell import catalog
-from reconcile.shell import requests
+from reconcile.shell import catalog, requests
 from reconcile.shell.db import BUSY_TIMEOUT_MS, make_engine, require_head, transaction
 from reconcile.shell.tick import run_tick
 from tests.conftest import T0

@@ -13,8 +13,7 @@ import random
 import signal
 import time
 
-from reconcile.shell import catalog
-from reconcile.shell import requests
+from reconcile.shell import catalog, requests
 from reconcile.shell.db import transaction
 from reconcile.shell.store import last_tick_now, load_home
 from reconcile.shell.tick import run_tick

@@ -28,11 +28,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from reconcile.shell import catalog
-from reconcile.shell import requests
-from reconcile.shell import views
-from reconcile.shell.db import make_engine, transaction
 from reconcile.errors import ExitStatus
+from reconcile.shell import catalog, requests, views
+from reconcile.shell.db import make_engine, transaction
 from reconcile.shell.migrate import upgrade
 from reconcile.shell.tick import run_tick
 from reconcile.units import parse_time

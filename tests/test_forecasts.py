@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from models import Forecast
-from reconcile.shell.db import transaction
-from reconcile.planner.domain import Interval
 from reconcile.errors import ReconcileError
+from reconcile.planner.domain import Interval
+from reconcile.shell.db import transaction
 from reconcile.shell.forecasts import import_series, prepare, resample, store_series, stored_series
 from reconcile.shell.store import load_home
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 
 from reconcile.planner.grid import make_grid
 from reconcile.planner.objectives import refine, sweep_costs
-from reconcile.shell.optimal import plan_cost
 from reconcile.planner.placement import occupy
 from reconcile.planner.plan import plan
 from reconcile.planner.priority import claim_order
 from reconcile.planner.timetable import _place, _placement
+from reconcile.shell.optimal import plan_cost
 from tests.helpers import (
     HOUR,
     MIN,

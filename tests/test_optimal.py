@@ -6,11 +6,11 @@ import sys
 
 import pytest
 
-from reconcile.shell import optimal
 from reconcile.errors import ReconcileError
-from reconcile.shell.optimal import plan_cost, plan_optimal, solve
 from reconcile.planner.plan import plan
 from reconcile.planner.timetable import build_timetable
+from reconcile.shell import optimal
+from reconcile.shell.optimal import plan_cost, plan_optimal, solve
 from tests.helpers import (
     HOUR,
     MIN,

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.shell import catalog
-from reconcile.shell import requests
+from reconcile.shell import catalog, requests
 from reconcile.shell.db import transaction
 from reconcile.shell.tick import run_tick
 from tests.conftest import T0

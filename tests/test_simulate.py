@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from reconcile.errors import ReconcileError
 from reconcile.presentation import comparison
 from reconcile.presentation.comparison import comparison_table, result_as_dict, run_demo
-from reconcile.errors import ReconcileError
+from reconcile.presentation.svg import render_svg
 from reconcile.simulation.metrics import percentile
 from reconcile.simulation.scenario import builtin_scenario, load_scenario
 from reconcile.simulation.simulate import count_churn, simulate, spans_from_decisions
-from reconcile.presentation.svg import render_svg
 
 HEADER = """
 version = 1

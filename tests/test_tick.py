@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import select, text
 
 from models import Decision, Execution, Tick, TimetableEntry
-from reconcile.shell import catalog
-from reconcile.shell import requests
-from reconcile.shell.db import make_engine, transaction
-from reconcile.planner.domain import DECISION_TTL_S
 from reconcile.errors import NotMigratedError
+from reconcile.planner.domain import DECISION_TTL_S
+from reconcile.shell import catalog, requests
+from reconcile.shell.db import make_engine, transaction
 from reconcile.shell.migrate import downgrade
 from reconcile.shell.tick import run_tick
 from tests.conftest import T0

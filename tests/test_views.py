@@ -8,11 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from reconcile.shell import catalog
-from reconcile.shell import requests
-from reconcile.shell import views
-from reconcile.shell.db import transaction
 from reconcile.planner.domain import DECISION_TTL_S
+from reconcile.shell import catalog, requests, views
+from reconcile.shell.db import transaction
 from reconcile.shell.tick import run_tick
 from tests.conftest import T0
 

@@ -24,9 +24,9 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+from reconcile.errors import ReconcileError
 from reconcile.shell import requests
 from reconcile.shell.db import make_engine, require_head, transaction, translate_errors
-from reconcile.errors import ReconcileError
 from reconcile.shell.store import last_tick_now, load_home
 from reconcile.shell.tick import run_tick
 

@@ -17,10 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from reconcile.presentation.svg import write_svg
 from reconcile.simulation.metrics import Metrics
 from reconcile.simulation.scenario import load_scenario
 from reconcile.simulation.simulate import SimulationResult, simulate
-from reconcile.presentation.svg import write_svg
 
 DEMO_POLICIES = ("wattplan", "immediate")  # the exact planner is an optional extra: not in the demo
 DEMO_SCENARIO = "sample_day.toml"

@@ -11,7 +11,6 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from reconcile.units import format_duration, format_power
 from reconcile.shell.views import (
     ApplianceView,
     DecisionView,
@@ -22,6 +21,7 @@ from reconcile.shell.views import (
     TimetableView,
     as_data,
 )
+from reconcile.units import format_duration, format_power
 
 BAR_WIDTH = 40
 MAX_ROWS = 48

@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 import migrations
-from reconcile.shell.config import sqlite_path
 from reconcile.errors import BusyError, NotMigratedError, ReconcileError
+from reconcile.shell.config import sqlite_path
 
 BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "wattplan_read_only"  # execution option: this connection only reads, BEGIN deferred

@@ -36,8 +36,8 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from models import FORECAST_KINDS, Forecast, Home
-from reconcile.planner.domain import Interval
 from reconcile.errors import ReconcileError
+from reconcile.planner.domain import Interval
 
 UNITS = {"pv": "W", "base": "W", "price": "per kWh"}
 _SCALES = {  # header of the value column -> factor to the base unit, per kind

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from reconcile.planner.domain import Placement, Plan, Run, Snapshot, Unplaced
 from reconcile.errors import ReconcileError
+from reconcile.planner.domain import Placement, Plan, Run, Snapshot, Unplaced
 from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between
 from reconcile.planner.objectives import window_end, window_last_start
 from reconcile.planner.placement import Use, contiguous_uses, misfit, occupy

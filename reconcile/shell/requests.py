@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from models import OBJECTIVES, Execution
-from reconcile.shell.catalog import check_priority_class, find_appliance, find_program
 from reconcile.errors import ReconcileError
+from reconcile.shell.catalog import check_priority_class, find_appliance, find_program
 from reconcile.shell.store import load_home
 
 

@@ -8,9 +8,9 @@ from sqlalchemy import String, delete, func, select, type_coerce, update
 from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Forecast, Home, Profile, Tick, TimetableEntry
+from reconcile.errors import ReconcileError
 from reconcile.planner import domain
 from reconcile.planner.domain import DECISION_TTL_S, Interval, Plan, Run, Shape, Snapshot
-from reconcile.errors import ReconcileError
 from reconcile.planner.timetable import progress_at
 from reconcile.units import utc
 

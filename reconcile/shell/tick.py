@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from models import Tick
-from reconcile.shell.db import require_head, transaction, translate_errors
 from reconcile.planner.domain import Plan
 from reconcile.planner.plan import plan as make_plan
+from reconcile.shell.db import require_head, transaction, translate_errors
 from reconcile.shell.store import apply, last_tick_now, load_home, load_snapshot
 
 

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Profile, Tick, TimetableEntry
-from reconcile.shell.catalog import find_appliance
 from reconcile.planner.domain import DECISION_TTL_S, Shape
 from reconcile.planner.grid import energy_between, make_grid, peak_between
+from reconcile.shell.catalog import find_appliance
 from reconcile.shell.store import load_home, load_snapshot
 from reconcile.units import format_duration
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reconcile.errors import ReconcileError
+from reconcile.shell.textfile import read_text
 from reconcile.simulation.scenario_types import (
     END_KINDS,
     OBJECTIVES,
@@ -39,7 +40,6 @@ from reconcile.simulation.scenario_types import (
     tables,
     text,
 )
-from reconcile.shell.textfile import read_text
 from reconcile.units import parse_zone
 
 __all__ = [

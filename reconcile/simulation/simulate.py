@@ -27,15 +27,15 @@ from sqlalchemy import Engine, delete, event, select
 from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Forecast, Profile
+from reconcile.errors import ReconcileError
 from reconcile.shell import requests
 from reconcile.shell.db import make_engine, transaction
-from reconcile.errors import ReconcileError
-from reconcile.simulation.metrics import ExecutionRecord, Metrics, Span, Timeline, compute_metrics
 from reconcile.shell.migrate import upgrade
-from reconcile.simulation.sample import load_into_db
-from reconcile.simulation.scenario_types import SERIES_KINDS, EndEarly, ForecastUpdate, Request, Scenario, Series
 from reconcile.shell.store import load_home
 from reconcile.shell.tick import run_tick
+from reconcile.simulation.metrics import ExecutionRecord, Metrics, Span, Timeline, compute_metrics
+from reconcile.simulation.sample import load_into_db
+from reconcile.simulation.scenario_types import SERIES_KINDS, EndEarly, ForecastUpdate, Request, Scenario, Series
 
 POLICIES = ("wattplan", "immediate", "optimal")  # optimal: the tick with the exact planner
 TICK_S = 60
