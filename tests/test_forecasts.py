@@ -1,6 +1,7 @@
 """Forecast import: parsing CSV and JSON, one-line errors naming the line, resampling, storing, showing."""
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,8 +11,12 @@ from models import Forecast
 from reconcile.errors import ReconcileError
 from reconcile.planner.domain import Interval
 from reconcile.shell.db import transaction
-from reconcile.shell.forecasts import import_series, prepare, resample, store_series, stored_series
+from reconcile.shell.forecasts import import_series, prepare, replace_series, resample, stored_series
 from reconcile.shell.store import load_home
+from reconcile.simulation.sample import series_intervals
+from reconcile.simulation.scenario_types import ForecastUpdate, Series
+from reconcile.simulation.simulate import forecast_world
+from reconcile.simulation.simulate import replace_series as simulated_update
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -142,10 +147,28 @@ def test_import_replaces_only_the_range_it_covers(home_engine) -> None:
 def test_a_stored_interval_around_the_new_range_keeps_both_ends(home_engine) -> None:
     with transaction(home_engine) as session:
         home = load_home(session)
-        store_series(session, home, "pv", [Interval(_at(10), _at(14), 500.0)])
-        store_series(session, home, "pv", [Interval(_at(11), _at(12), 0.0)])
+        replace_series(session, home_id=home.id, kind="pv", intervals=[Interval(_at(10), _at(14), 500.0)])
+        replace_series(session, home_id=home.id, kind="pv", intervals=[Interval(_at(11), _at(12), 0.0)])
     assert rows(home_engine) == [("pv", "10:00", "11:00", 500.0), ("pv", "11:00", "12:00", 0.0),
                                  ("pv", "12:00", "14:00", 500.0)]
+
+
+def test_a_simulated_forecast_update_trims_the_rows_it_straddles_in_the_database_and_the_world(
+        home_engine) -> None:
+    """The sample loader, the simulator's updates and the CLI import share one meaning of
+    replacing, and the simulator's world applies that same meaning."""
+    hourly = Series("base", datetime(2026, 6, 30, 8, tzinfo=UTC), 3600, (100.0, 200.0))
+    update = Series("base", datetime(2026, 6, 30, 8, 30, tzinfo=UTC), 900, (5.0, 5.0, 5.0))
+    with transaction(home_engine) as session:
+        home_id = load_home(session).id
+        replace_series(session, home_id=home_id, kind="base", intervals=series_intervals(hourly))
+        simulated_update(session, home_id, update)
+    expected = [("08:00", "08:30", 100.0), ("08:30", "08:45", 5.0), ("08:45", "09:00", 5.0),
+                ("09:00", "09:15", 5.0), ("09:15", "10:00", 200.0)]
+    assert rows(home_engine) == [("base", *row) for row in expected]
+    world = SimpleNamespace(start=hourly.start, forecasts=(hourly,), events=(ForecastUpdate(update.start, update),))
+    assert [(_utc(hourly.start.timestamp() + a / 1000), _utc(hourly.start.timestamp() + b / 1000), v)
+            for a, b, v in forecast_world(world)["base"]] == expected
 
 
 def test_importing_twice_changes_nothing(home_engine) -> None:
@@ -160,8 +183,8 @@ def test_show_returns_plain_rows_in_the_home_timezone(home_engine) -> None:
     with transaction(home_engine) as session:
         home = load_home(session)
         prices = [Interval(_at(10), _at(11), 0.2), Interval(_at(11), _at(12), 0.1)]
-        store_series(session, home, "price", prices)
-        store_series(session, home, "pv", [Interval(_at(10), _at(12), 800.0)])
+        replace_series(session, home_id=home.id, kind="price", intervals=prices)
+        replace_series(session, home_id=home.id, kind="pv", intervals=[Interval(_at(10), _at(12), 800.0)])
         everything = stored_series(session, home=home)
         eleven = datetime.fromtimestamp(_at(11), UTC)
         late_prices = stored_series(session, home=home, kind="price", start=eleven)

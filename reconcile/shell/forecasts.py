@@ -1,6 +1,8 @@
 """Forecast series in and out: parse CSV or JSON, validate, resample to the home's slots, store, show.
 
-Parsing, validation and resampling are pure; `store_series` and `stored_series` take a session.
+Parsing, validation and resampling are pure; `replace_series` and `stored_series` take a session.
+`replace_series` is the one writer of forecast rows: the CLI import, the sample loader and the
+simulator's forecast updates all go through it.
 
 Input (docs/objectives.md, "Forecasts"):
 
@@ -27,6 +29,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -209,21 +212,24 @@ def prepare(text: str, *, kind: str, slot_s: int, zone: ZoneInfo) -> tuple[list[
 def import_series(session: Session, *, home: Home, kind: str, text: str) -> Imported:
     """`wattplan forecast import KIND FILE`: replace the stored `kind` values the input covers."""
     rows, intervals = prepare(text, kind=check_kind(kind), slot_s=home.slot_s, zone=ZoneInfo(home.timezone))
-    store_series(session, home, kind, intervals)
+    replace_series(session, home_id=home.id, kind=kind, intervals=intervals)
     return Imported(kind, len(rows), len(intervals), _utc(intervals[0].start), _utc(intervals[-1].end))
 
 
-def store_series(session: Session, home: Home, kind: str, intervals: list[Interval]) -> int:
-    """Replace the stored `kind` values over [first start, last end) of `intervals` by them.
+def replace_series(session: Session, *, home_id: int, kind: str, intervals: Sequence[Interval]) -> int:
+    """Store `intervals` (sorted, contiguous) as the home's `kind` forecast over exactly the time
+    they cover, [first start, last end); return how many rows were written.
 
-    Stored intervals reaching outside that range keep their outside part.
+    The new series replaces that time and nothing else: stored rows inside it are deleted, rows
+    outside it are untouched, and a stored row straddling an edge is trimmed to its part outside
+    (one reaching over both edges is split in two). Storing the same series twice changes nothing.
     """
     start, end = _utc(intervals[0].start), _utc(intervals[-1].end)
-    mine = (Forecast.home_id == home.id, Forecast.kind == kind)
+    mine = (Forecast.home_id == home_id, Forecast.kind == kind)
     straddling = session.execute(select(Forecast).where(*mine, Forecast.starts_at < start,
                                                         Forecast.ends_at > end)).scalars().all()
     for row in straddling:  # split in two around the new range
-        session.add(Forecast(home_id=home.id, kind=kind, starts_at=end, ends_at=row.ends_at, value=row.value))
+        session.add(Forecast(home_id=home_id, kind=kind, starts_at=end, ends_at=row.ends_at, value=row.value))
         row.ends_at = start
     session.flush()
     session.execute(update(Forecast).where(*mine, Forecast.starts_at < start, Forecast.ends_at > start)
@@ -231,7 +237,7 @@ def store_series(session: Session, home: Home, kind: str, intervals: list[Interv
     session.execute(update(Forecast).where(*mine, Forecast.starts_at < end, Forecast.ends_at > end)
                     .values(starts_at=end))
     session.execute(delete(Forecast).where(*mine, Forecast.starts_at >= start, Forecast.ends_at <= end))
-    session.add_all(Forecast(home_id=home.id, kind=kind, starts_at=_utc(i.start), ends_at=_utc(i.end),
+    session.add_all(Forecast(home_id=home_id, kind=kind, starts_at=_utc(i.start), ends_at=_utc(i.end),
                              value=i.value) for i in intervals)
     session.flush()
     return len(intervals)

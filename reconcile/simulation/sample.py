@@ -1,19 +1,19 @@
 """A scenario's home, appliances, programs and forecasts written into the database.
 
 Used by `wattplan init --sample`. It only adds what is missing (an appliance or program of the
-same name is kept as it is) and replaces forecast values where the series overlap, so loading
-twice changes nothing.
+same name is kept as it is) and replaces the forecast values over the time each series covers
+(`forecasts.replace_series`), so loading twice changes nothing.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
 from sqlmodel import Session
 
-from models import Forecast
+from reconcile.planner.domain import Interval
 from reconcile.shell.catalog import add_appliance, add_profile, find_appliance, init_home, programs_of
+from reconcile.shell.forecasts import replace_series
 from reconcile.simulation.scenario_types import Scenario, Series
 from reconcile.units import parse_zone
 
@@ -54,18 +54,14 @@ def load_into_db(session: Session, scenario: Scenario, now: datetime, *,
             added_programs += 1
     zone = parse_zone(home.timezone)
     shift = (now.astimezone(zone).date() - scenario.start.astimezone(zone).date()).days
-    rows = sum(_store_series(session, home.id, s, timedelta(days=shift)) for s in scenario.forecasts)
+    rows = sum(replace_series(session, home_id=home.id, kind=s.kind,
+                              intervals=series_intervals(s, timedelta(days=shift)))
+               for s in scenario.forecasts)
     return Loaded(added_appliances, added_programs, rows, shift, created)
 
 
-def _store_series(session: Session, home_id: int, series: Series, shift: timedelta) -> int:
-    """Replace the `series.kind` values overlapping the series by its values, one row per slot."""
+def series_intervals(series: Series, shift: timedelta = timedelta(0)) -> list[Interval]:
+    """`series` moved by `shift` as one interval per slot (epoch seconds), for `replace_series`."""
     start, step = series.start + shift, timedelta(seconds=series.slot_s)
-    end = start + step * len(series.values)
-    session.execute(delete(Forecast).where(Forecast.home_id == home_id, Forecast.kind == series.kind,
-                                           Forecast.starts_at < end, Forecast.ends_at > start))
-    session.add_all(Forecast(home_id=home_id, kind=series.kind, starts_at=start + i * step,
-                             ends_at=start + (i + 1) * step, value=value)
-                    for i, value in enumerate(series.values))
-    session.flush()
-    return len(series.values)
+    return [Interval((start + k * step).timestamp(), (start + (k + 1) * step).timestamp(), value)
+            for k, value in enumerate(series.values)]

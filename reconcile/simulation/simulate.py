@@ -23,18 +23,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, event, select
+from sqlalchemy import Engine, event, select
 from sqlmodel import Session
 
-from models import Appliance, Decision, Execution, Forecast, Profile
+from models import Appliance, Decision, Execution, Profile
 from reconcile.errors import ReconcileError
-from reconcile.shell import requests
+from reconcile.shell import forecasts, requests
 from reconcile.shell.db import make_engine, transaction
 from reconcile.shell.migrate import upgrade
 from reconcile.shell.store import load_home
 from reconcile.shell.tick import run_tick
 from reconcile.simulation.metrics import ExecutionRecord, Metrics, Span, Timeline, compute_metrics
-from reconcile.simulation.sample import load_into_db
+from reconcile.simulation.sample import load_into_db, series_intervals
 from reconcile.simulation.scenario_types import SERIES_KINDS, EndEarly, ForecastUpdate, Request, Scenario, Series
 
 POLICIES = ("wattplan", "immediate", "optimal")  # optimal: the tick with the exact planner
@@ -219,14 +219,8 @@ def _complete_by(session: Session, execution: Execution, at: datetime) -> bool:
 
 
 def replace_series(session: Session, home_id: int, series: Series) -> None:
-    """A forecast update: rows of its kind that overlap it are replaced by its slots."""
-    step = timedelta(seconds=series.slot_s)
-    session.execute(delete(Forecast).where(
-        Forecast.home_id == home_id, Forecast.kind == series.kind,
-        Forecast.starts_at < series.end, Forecast.ends_at > series.start))
-    session.add_all(Forecast(home_id=home_id, kind=series.kind, starts_at=series.start + i * step,
-                             ends_at=series.start + (i + 1) * step, value=value)
-                    for i, value in enumerate(series.values))
+    """A forecast update: its slots replace the time it covers (`forecasts.replace_series`)."""
+    forecasts.replace_series(session, home_id=home_id, kind=series.kind, intervals=series_intervals(series))
 
 
 # --- reading the history back ----------------------------------------------------------------
@@ -346,13 +340,15 @@ def build_timeline(scenario: Scenario, records: list[ExecutionRecord]) -> Timeli
 
 def forecast_world(scenario: Scenario) -> dict[str, list[Piece]]:
     """What really happens: the forecasts with every update applied in order, an update replacing
-    the intervals of its kind that it overlaps (as `replace_series` does in the database)."""
+    the time it covers and keeping the parts of older intervals outside it (as `replace_series`
+    does in the database)."""
     world: dict[str, list[Piece]] = {kind: [] for kind in SERIES_KINDS}
     updates = [e.series for e in scenario.events if isinstance(e, ForecastUpdate)]
     for series in (*scenario.forecasts, *updates):
         first, step = _ms(scenario, series.start), series.slot_s * 1000
         last = first + step * len(series.values)
-        kept = [p for p in world[series.kind] if not (p[0] < last and p[1] > first)]
+        kept = [(a, b, v) for p0, p1, v in world[series.kind]
+                for a, b in ((p0, min(p1, first)), (max(p0, last), p1)) if a < b]
         new = [(first + i * step, first + (i + 1) * step, v) for i, v in enumerate(series.values)]
         world[series.kind] = sorted(kept + new)
     return world
