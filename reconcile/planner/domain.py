@@ -8,6 +8,10 @@ from datetime import datetime
 
 DECISION_TTL_S = 120  # two tick periods: a decision not acted on by then is stale
 
+# The execution states, named once for the code (models.STATES keeps the schema's CHECK list).
+OPEN_STATES = ("pending", "running", "paused")  # a run the planner still places or runs
+ENDED_STATES = ("finished", "cancelled")  # a run that is over: never planned again
+
 
 @dataclass(frozen=True, slots=True)
 class Home:

@@ -12,13 +12,12 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Profile, Tick, TimetableEntry
-from reconcile.planner.domain import DECISION_TTL_S, Shape
+from reconcile.planner.domain import DECISION_TTL_S, OPEN_STATES, Shape
 from reconcile.planner.grid import energy_between, make_grid, peak_between
 from reconcile.shell.catalog import find_appliance
 from reconcile.shell.store import load_home, load_snapshot
 from reconcile.units import format_duration
 
-OPEN = ("pending", "running", "paused")
 _STATE_ORDER = {"running": 0, "paused": 1, "pending": 2, "finished": 3, "cancelled": 4}
 
 
@@ -213,7 +212,7 @@ def executions(session: Session, *, include_closed: bool = False) -> list[Execut
              .join(Profile, Profile.id == Execution.profile_id)
              .where(Execution.home_id == home_id))
     if not include_closed:
-        query = query.where(Execution.state.in_(OPEN))
+        query = query.where(Execution.state.in_(OPEN_STATES))
     rows = [_execution(*row) for row in session.execute(query)]
     far = datetime.max.replace(tzinfo=UTC)
     return sorted(rows, key=lambda r: (_STATE_ORDER[r.state], r.planned_start or far, r.id))
@@ -293,7 +292,7 @@ def state(session: Session, *, now: datetime) -> tuple[list[StateView], bool]:
     newest = {d.execution_id: d for d in decisions(session, now=now, pending=True)}
     rows = session.execute(
         select(Appliance.name, Execution.id, Execution.state)
-        .outerjoin(Execution, (Execution.appliance_id == Appliance.id) & Execution.state.in_(OPEN))
+        .outerjoin(Execution, (Execution.appliance_id == Appliance.id) & Execution.state.in_(OPEN_STATES))
         .where(Appliance.home_id == home_id).order_by(Appliance.name, Execution.id))
     by_appliance: dict[str, list[tuple[int, str]]] = {}
     for name, execution_id, execution_state in rows:

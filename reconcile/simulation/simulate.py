@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, bindparam, event, select, text
 from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Profile
 from reconcile.errors import ReconcileError
+from reconcile.planner.domain import OPEN_STATES
 from reconcile.shell import forecasts, requests
 from reconcile.shell.db import make_engine, transaction
 from reconcile.shell.migrate import upgrade
@@ -229,8 +230,8 @@ def replace_series(session: Session, home_id: int, series: Series) -> None:
 def _planned(engine: Engine) -> dict[int, tuple[str, str | None]]:
     """execution.planned_start of every open run as the tick left it (raw: compared, not read)."""
     with engine.connect() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT id, state, planned_start FROM execution WHERE state IN ('pending', 'running', 'paused')")
+        rows = connection.execute(text("SELECT id, state, planned_start FROM execution WHERE state IN :open")
+                                  .bindparams(bindparam("open", OPEN_STATES, expanding=True)))
         return {run_id: (state, planned) for run_id, state, planned in rows}
 
 
