@@ -1,7 +1,9 @@
-"""Builders and independent checkers for planner tests. Nothing here reuses the planner's bookkeeping.
+"""Builders and independent checkers for planner tests.
 
-`apply_plan` mimics `store.apply` on frozen values; `slot_loads` and `slot_capacity` recompute,
-from the placements' segments, the profiles and the forecast, what the planner claims it respects.
+`apply_plan` applies a plan's transitions with the product's own state machine (`states.advance`),
+so the idempotence property runs what the store writes, not a hand copy. The checkers
+(`run_loads`, `slot_capacity`) reuse none of the planner's bookkeeping: they recompute, from the
+placements' segments, the profiles and the forecast, what the planner claims it respects.
 """
 
 import math
@@ -9,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from reconcile.planner.domain import Home, Interval, Placement, Plan, Run, Shape, Snapshot
+from reconcile.planner.states import advance
 
 NOW = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -77,29 +80,16 @@ def placement(p: Plan, execution_id: int) -> Placement:
 
 
 def apply_plan(snapshot: Snapshot, p: Plan) -> Snapshot:
-    """The snapshot the store would load after writing `p`: finished runs gone, decisions applied.
+    """The snapshot the store would load after writing `p`, through the product's state machine.
 
-    start → running since now; pause → paused since now with the progress made; resume → running
-    since now. A stop is the last command about an ended run, so it is not loaded again.
+    Each transition is applied with `states.advance` (ended runs are gone); a stop is the last
+    command about an ended run, so it is not loaded again; the tick just written is the last one.
     """
-    now = p.now
-    finished = {f.execution_id for f in p.finished}
-    by_id = {d.execution_id: d.kind for d in p.decisions}
-    runs = []
-    for r in snapshot.runs:
-        if r.id in finished:
-            continue
-        kind = by_id.get(r.id)
-        if kind == "start":
-            r = replace(r, state="running", state_since=now, last_command="start")
-        elif kind == "resume":
-            r = replace(r, state="running", state_since=now, last_command="resume")
-        elif kind == "pause":
-            progress = r.progress_s + max(0.0, (now - (r.state_since or now)).total_seconds())
-            r = replace(r, state="paused", state_since=now, progress_s=progress, last_command="pause")
-        runs.append(r)
-    ended = tuple(e for e in snapshot.ended if by_id.get(e.id) != "stop")
-    return replace(snapshot, runs=tuple(runs), ended=ended)
+    changes = {t.execution_id: t for t in p.transitions}
+    runs = tuple(r for r in (advance(r, changes[r.id]) if r.id in changes else r for r in snapshot.runs) if r)
+    stopped = {d.execution_id for d in p.decisions if d.kind == "stop"}
+    ended = tuple(e for e in snapshot.ended if e.id not in stopped)
+    return replace(snapshot, runs=runs, ended=ended, last_tick_at=p.now)
 
 
 # --- independent load and capacity ---------------------------------------------------------------

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from reconcile.planner.plan import plan
 from reconcile.planner.priority import claim_order, priority, urgency
-from reconcile.planner.timetable import progress_at
+from reconcile.planner.states import progress_at
 from tests.helpers import TOL, apply_plan, flat, run, run_loads, slot_bounds, slot_capacity
 from tests.strategies import T0, instants, snapshots
 

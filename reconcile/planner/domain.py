@@ -91,12 +91,32 @@ class Snapshot:
     base: tuple[Interval, ...] = ()
     price: tuple[Interval, ...] = ()
     problems: tuple[str, ...] = ()  # rows the loader skipped, reported by the tick
+    last_tick_at: datetime | None = None  # the newest tick's `now`: the clock must not go behind it
 
 
 @dataclass(frozen=True, slots=True)
 class Finish:
     execution_id: int
     ended_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One state change of a run (`planner.states.transition`), named after the execution columns
+    it sets (None: left as it is)."""
+
+    execution_id: int
+    event: str
+    state: str
+    state_since: datetime
+    progress_s: float
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+
+    @property
+    def ends(self) -> bool:
+        return self.ended_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +162,16 @@ class Decision:
 class Plan:
     """Everything one tick decided: the store writes it back in one transaction."""
 
-    now: datetime
-    finished: tuple[Finish, ...] = ()
+    now: datetime  # the instant planned at (the last tick's, when the clock stepped back)
+    transitions: tuple[Transition, ...] = ()  # every state change, completions first
     priorities: tuple[tuple[int, int], ...] = ()  # (execution id, priority)
     placements: tuple[Placement, ...] = ()
     unplaced: tuple[Unplaced, ...] = ()
     decisions: tuple[Decision, ...] = ()
     problems: tuple[str, ...] = field(default=())
+    clock_behind_s: float = 0.0  # > 0: the given now was before the last tick's
+
+    @property
+    def finished(self) -> tuple[Finish, ...]:
+        """Runs whose profile was over, at the instant each ended."""
+        return tuple(Finish(t.execution_id, t.ended_at) for t in self.transitions if t.event == "complete")

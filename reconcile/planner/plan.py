@@ -5,55 +5,60 @@ plan. The invariant tests check is `plan(apply(s, plan(s, now)), now).decisions 
 """
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-from reconcile.planner.domain import Decision, Finish, Placement, Plan, Run, Snapshot
+from reconcile.planner.domain import Decision, Placement, Plan, Run, Snapshot
 from reconcile.planner.priority import priority
-from reconcile.planner.timetable import build_timetable, progress_at
+from reconcile.planner.states import Transition, completed_at, transition
+from reconcile.planner.timetable import build_timetable
 
 
-def plan(snapshot: Snapshot, now: datetime, *, timetable=None) -> Plan:
+def plan(snapshot: Snapshot, now: datetime, *, timetable=build_timetable) -> Plan:
     """Everything the tick at `now` decides for `snapshot`.
 
-    `timetable` builds the placements (default: the home's planner, greedy or optimal).
+    `timetable` builds the placements (the shell passes the exact planner for homes that use it).
     """
-    timetable = timetable or timetable_for(snapshot.home.planner)
+    now, behind = planning_instant(snapshot, now)
     now_s = now.timestamp()
     # Canonical order: the plan must not depend on the order rows came in (a query without ORDER BY).
     snapshot = replace(snapshot, runs=tuple(sorted(snapshot.runs, key=lambda r: r.id)),
                        ended=tuple(sorted(snapshot.ended, key=lambda e: e.id)))
-    finished, still_open = finish_overdue(snapshot.runs, now_s)
+    completions, still_open = finish_overdue(snapshot.runs, now)
     priorities = tuple((run.id, priority(run, now_s)) for run in still_open)
     placements, unplaced, _grid = timetable(snapshot, still_open, now_s)
-    decisions = decide(still_open, placements, dict(priorities), now_s) + stops(snapshot, finished)
+    decisions = decide(still_open, placements, dict(priorities), now_s)
+    by_id = {run.id: run for run in still_open}
+    changes = completions + tuple(transition(by_id[d.execution_id], d.kind, now) for d in decisions)
     return Plan(
         now=now,
-        finished=finished,
+        transitions=changes,
         priorities=priorities,
         placements=placements,
         unplaced=unplaced,
-        decisions=decisions,
+        decisions=decisions + stops(snapshot, completions),
         problems=snapshot.problems,
+        clock_behind_s=behind,
     )
 
 
-def timetable_for(planner: str):
-    """The timetable builder of a home's planner; the exact one imports HiGHS only when used."""
-    if planner == "optimal":
-        from reconcile.shell.optimal import timetable_optimal
+def planning_instant(snapshot: Snapshot, now: datetime) -> tuple[datetime, float]:
+    """The instant to plan at, and how far the given clock is behind the last tick's.
 
-        return timetable_optimal
-    return build_timetable
+    A clock stepped back plans at the last tick's instant: replaying it would start runs again
+    and shrink the progress of running ones.
+    """
+    last = snapshot.last_tick_at
+    if last is not None and last > now:
+        return last, (last - now).total_seconds()
+    return now, 0.0
 
 
-def finish_overdue(runs: tuple[Run, ...], now: float) -> tuple[tuple[Finish, ...], tuple[Run, ...]]:
+def finish_overdue(runs: tuple[Run, ...], now: datetime) -> tuple[tuple[Transition, ...], tuple[Run, ...]]:
     """Running runs whose profile is done end at the instant it was done, not at `now`."""
     finished, still_open = [], []
     for run in runs:
-        if run.state == "running" and progress_at(run, now) >= run.shape.duration_s:
-            since = run.state_since.timestamp() if run.state_since else now
-            ended = since + run.shape.duration_s - run.progress_s
-            finished.append(Finish(run.id, datetime.fromtimestamp(round(ended, 6), UTC)))
+        if completed_at(run, now.timestamp()) is not None:
+            finished.append(transition(run, "complete", now))
         else:
             still_open.append(run)
     return tuple(finished), tuple(still_open)
@@ -77,11 +82,16 @@ def decide(runs, placements: tuple[Placement, ...], priorities: dict[int, int], 
     return tuple(decisions)
 
 
-def stops(snapshot: Snapshot, finished: tuple[Finish, ...]) -> tuple[Decision, ...]:
+STOP_REASONS = {  # end_reason -> why the appliance is told to stop
+    "cancelled": "cancelled by the user", "done": "reported done", "completed": "profile complete"}
+
+
+def stops(snapshot: Snapshot, completions: tuple[Transition, ...]) -> tuple[Decision, ...]:
     """A stop for every run that left `running` while its appliance was last told to run."""
-    decisions = [Decision(f.execution_id, "stop", "profile complete") for f in finished]
+    decisions = [Decision(c.execution_id, "stop", STOP_REASONS["completed"]) for c in completions]
     for ended in snapshot.ended:
         if ended.last_command in ("start", "resume"):
-            why = "cancelled by the user" if ended.state == "cancelled" else "reported done"
+            reason = "cancelled" if ended.state == "cancelled" else ended.end_reason
+            why = STOP_REASONS.get(reason, STOP_REASONS["done"])
             decisions.append(Decision(ended.id, "stop", why))
     return tuple(decisions)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from reconcile.planner.domain import Placement, Run, Segment, Snapshot, Unplaced
-from reconcile.planner.grid import EPS, Grid, footprint, make_grid, peak_between
+from reconcile.planner.grid import EPS, Grid, footprint, make_grid, peak_between, slot_count
 from reconcile.planner.objectives import place_block_by, slot_ranking, window_end
 from reconcile.planner.placement import (
     Pausable,
@@ -18,13 +18,7 @@ from reconcile.planner.placement import (
     place_slots_ranked,
 )
 from reconcile.planner.priority import claim_order
-
-
-def progress_at(run: Run, now: float) -> float:
-    """Profile seconds done at `now`: a running run advances with the clock (never backwards)."""
-    if run.state != "running" or run.state_since is None:
-        return run.progress_s
-    return run.progress_s + max(0.0, now - run.state_since.timestamp())
+from reconcile.planner.states import progress_at
 
 
 def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
@@ -35,7 +29,7 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
     """
     if not runs:
         return (), (), None
-    tail = max((math.ceil(r.shape.duration_s / snapshot.home.slot_s) for r in runs), default=0) + 2
+    tail = max((slot_count(r.shape.duration_s, snapshot.home.slot_s) for r in runs), default=0) + 2
     grid = make_grid(snapshot, now, tail)
     capacity = list(grid.capacity)
     uses: dict[int, list[Use]] = {}

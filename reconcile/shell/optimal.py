@@ -1,27 +1,15 @@
-"""The exact reference: the timetable as a mixed-integer program solved by HiGHS (`highspy`).
+"""The exact reference planner run by HiGHS (`highspy`): the solver's side of `planner.exact`.
 
 Optional (`pip install 'wattplan[optimal]'`); imported lazily. Same inputs and outputs as the
-greedy `build_timetable`: the grid, committed heads and windows are computed by the same code,
-and the result is `Placement`s, so `timetable_optimal` can stand in for it and `plan_optimal`
-for `plan.plan`. The model (docs/objectives.md, "The exact reference"):
-
-- a non-interruptible run: one binary per start slot where its footprint fits the capacity left
-  by committed runs; exactly one start, or a drop variable with a large penalty;
-- an interruptible run: one binary per slot it may run in, drawing its mean remaining power for
-  energy and the peak of its remaining profile for capacity (exact for a constant profile,
-  cautious otherwise); enough slots for the rest of its profile; minimum run and pause as
-  start/stop constraints, a final stretch may be shorter than the minimum run;
-- per slot, the peaks placed stay within limit + PV − base − committed peaks;
-- import per slot ≥ load + base − PV and ≥ 0; the objective is import × price (per kWh), plus
-  a large penalty per slot late past a deadline, plus tie-breaks far below a cent: energy
-  imported, then the priority-weighted start times (higher priority earlier).
+greedy `build_timetable`, so `timetable_optimal` can stand in for it and `plan_optimal` for
+`plan.plan`. The model is built and decoded by the pure `reconcile.planner.exact`; this module
+runs the solver, quiets its banner on stdout and times it.
 
 A solve is stopped after `time_limit_s`; the best plan found so far is used, and the greedy plan
 when none was found. Planning time is not deterministic under a time limit; the plan is when
 the solve ends by optimality.
 """
 
-import math
 import os
 import sys
 import time
@@ -31,18 +19,14 @@ from functools import partial
 
 from reconcile.errors import ReconcileError
 from reconcile.planner.domain import Placement, Plan, Run, Snapshot, Unplaced
-from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between
-from reconcile.planner.objectives import window_end, window_last_start
-from reconcile.planner.placement import Use, contiguous_uses, misfit, occupy
+from reconcile.planner.exact import Model, build_model, decode, plan_cost
+from reconcile.planner.grid import Grid
 from reconcile.planner.plan import plan
-from reconcile.planner.priority import priority
-from reconcile.planner.timetable import _committed_head, _placement, _why_unplaced, build_timetable, progress_at
+from reconcile.planner.timetable import build_timetable
+
+__all__ = ["Solution", "plan_cost", "plan_optimal", "require_solver", "solve", "timetable_optimal"]
 
 TIME_LIMIT_S = 10.0
-LATE_PER_SLOT = 100.0  # currency per slot late: any lateness costs more than any energy
-DROP = 1e6  # leaving a run out costs more than any lateness
-TIE_ENERGY = 1e-7  # per Wh imported: with equal cost, use own PV (as the greedy `cheapest`)
-TIE_PRIORITY = 1e-6  # per priority point and horizon fraction of delay
 INSTALL = "install the optimal extra: pip install 'wattplan[optimal]'"
 
 
@@ -82,212 +66,17 @@ def solve(snapshot: Snapshot, runs: tuple[Run, ...], now: float, *,
     """The optimal timetable and how it was found. Raises ReconcileError without highspy."""
     highspy = require_solver()
     started = time.perf_counter()
-    model = _build(snapshot, runs, now)
+    model = build_model(snapshot, runs, now)
     values, status = _run_highs(highspy, model, time_limit_s)
     if values is None:
         placements, unplaced, grid = build_timetable(snapshot, runs, now)
         return Solution(placements, unplaced, grid, f"greedy fallback: {status}",
                         time.perf_counter() - started, len(model.cost))
-    uses = dict(model.committed)
-    unplaced = list(model.unplaced)
-    for run_id, decode in model.decoders:
-        rest = decode(values)
-        if not rest and run_id not in uses:  # dropped: only when nothing else was possible
-            unplaced.append(Unplaced(run_id, "no room within the planning horizon"))
-        uses[run_id] = uses.get(run_id, []) + rest
-    grid = model.grid
-    placements = tuple(_placement(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
-    unplaced.sort(key=lambda u: u.execution_id)
-    return Solution(placements, tuple(unplaced), grid, status, time.perf_counter() - started, len(model.cost))
+    placements, unplaced = decode(model, runs, values)
+    return Solution(placements, unplaced, model.grid, status, time.perf_counter() - started, len(model.cost))
 
 
-class _Model:
-    """Columns (cost, bounds, integrality) and rows (bounds, sparse coefficients) of the MIP."""
-
-    def __init__(self, grid: Grid) -> None:
-        self.grid = grid
-        self.cost: list[float] = []
-        self.upper: list[float] = []
-        self.integer: list[int] = []
-        self.rows: list[tuple[float, float, list[int], list[float]]] = []
-        self.capacity_terms: dict[int, list[tuple[int, float]]] = {}
-        self.energy_terms: dict[int, list[tuple[int, float]]] = {}
-        self.committed: dict[int, list[Use]] = {}
-        self.decoders: list = []
-        self.unplaced: list[Unplaced] = []
-
-    def var(self, cost: float = 0.0, upper: float = 1.0, integer: bool = True) -> int:
-        self.cost.append(cost)
-        self.upper.append(upper)
-        if integer:
-            self.integer.append(len(self.cost) - 1)
-        return len(self.cost) - 1
-
-    def row(self, lower: float, upper: float, terms: list[tuple[int, float]]) -> None:
-        self.rows.append((lower, upper, [i for i, _ in terms], [c for _, c in terms]))
-
-    def draws(self, slot: int, var: int, peak: float, energy_wh: float) -> None:
-        self.capacity_terms.setdefault(slot, []).append((var, peak))
-        self.energy_terms.setdefault(slot, []).append((var, energy_wh))
-
-
-def _slot_seconds(grid: Grid, k: int) -> float:
-    return grid.slot_s - (grid.lead if k == 0 else 0.0)
-
-
-def _build(snapshot: Snapshot, runs: tuple[Run, ...], now: float) -> _Model:
-    tail = max((math.ceil(r.shape.duration_s / snapshot.home.slot_s) for r in runs), default=0) + 2
-    grid = make_grid(snapshot, now, tail)
-    model = _Model(grid)
-    capacity = list(grid.capacity)
-    for run in runs:
-        head = _committed_head(grid, run, now)
-        if head:
-            occupy(capacity, head)
-            model.committed[run.id] = head
-    for run in runs:
-        if run.state == "running" and not run.interruptible:
-            continue
-        head = model.committed.get(run.id, [])
-        done = head[-1].offset + head[-1].seconds if head else progress_at(run, now)
-        lo = head[-1].slot + 1 if head else grid.slot_at_or_after(run.earliest_start.timestamp())
-        if run.shape.duration_s - done <= EPS:
-            continue
-        prio = priority(run, now)
-        placed = (_add_pausable(model, capacity, run, done, lo, prio) if run.interruptible
-                  else _add_block(model, capacity, run, done, lo, prio))
-        if not placed and not head:
-            model.unplaced.append(Unplaced(run.id, _why_unplaced(grid, run)))
-    _add_slot_rows(model, capacity)
-    return model
-
-
-def _add_block(model: _Model, capacity: list[float], run: Run, done: float, lo: int, prio: int) -> bool:
-    grid = model.grid
-    first = footprint(run.shape, done, grid.lead, grid.slot_s)
-    rest = footprint(run.shape, done, 0.0, grid.slot_s)
-    last = window_last_start(grid, run, done)
-    starts = {}
-    for k in range(lo, grid.horizon):
-        peaks, energies = first if k == 0 else rest
-        if k + len(peaks) > len(capacity) or misfit(capacity, k, peaks) is not None:
-            continue
-        cost = LATE_PER_SLOT * max(0, k - last) + TIE_PRIORITY * prio * (k - lo) / grid.horizon
-        x = starts[k] = model.var(cost)
-        for j, (peak, energy) in enumerate(zip(peaks, energies, strict=True)):
-            model.draws(k + j, x, peak, energy)
-    if not starts:
-        return False
-    drop = model.var(DROP)
-    model.row(1, 1, [(x, 1.0) for x in starts.values()] + [(drop, 1.0)])
-
-    def decode(values) -> list[Use]:
-        for k, x in starts.items():
-            if values[x] > 0.5:
-                return contiguous_uses(grid, k, run.shape, done, first if k == 0 else rest)
-        return []
-
-    model.decoders.append((run.id, decode))
-    return True
-
-
-def _add_pausable(model: _Model, capacity: list[float], run: Run, done: float, lo: int, prio: int) -> bool:
-    grid, n = model.grid, len(capacity)
-    remaining = run.shape.duration_s - done
-    on_now = run.state == "running"
-    if run.state == "paused":
-        lo = max(lo, grid.slot_at_or_after(run.state_since.timestamp() + run.min_pause_s))
-    peak = peak_between(run.shape, done, run.shape.duration_s)
-    power_wh_s = energy_between(run.shape, done, run.shape.duration_s) / remaining  # Wh per second
-    end, slots_needed = window_end(grid, run), math.ceil(remaining / grid.slot_s - EPS)
-    delay = TIE_PRIORITY * prio / grid.horizon / slots_needed
-    fits = (k for k in range(lo, n) if capacity[k] + EPS >= peak)
-    on = {k: model.var(LATE_PER_SLOT * (k >= end) + delay * (k - lo)) for k in fits}
-    if not on:
-        return False
-    for k, y in on.items():
-        model.draws(k, y, peak, power_wh_s * _slot_seconds(grid, k))
-    drop = model.var(DROP)  # enough slots, or the penalty
-    model.row(remaining, math.inf, [(y, _slot_seconds(grid, k)) for k, y in on.items()] + [(drop, remaining)])
-    _stretch_rules(model, run, on, lo, n, on_now, remaining)
-
-    def decode(values) -> list[Use]:
-        uses, progress = [], done
-        for k in sorted(k for k, y in on.items() if values[y] > 0.5):
-            if progress >= run.shape.duration_s - EPS:
-                break
-            length = min(_slot_seconds(grid, k), run.shape.duration_s - progress)
-            uses.append(Use(k, progress, length, peak_between(run.shape, progress, progress + length),
-                            energy_between(run.shape, progress, progress + length)))
-            progress += length
-        return uses
-
-    model.decoders.append((run.id, decode))
-    return True
-
-
-def _stretch_rules(model: _Model, run: Run, on: dict[int, int], lo: int, n: int, on_now: bool,
-                   remaining: float) -> None:
-    """Minimum run (unless the stretch finishes the run), minimum pause, no new stretch past the
-    horizon. Before `lo` the run is on when it is running now."""
-    grid = model.grid
-    run_slots = min(math.ceil(run.min_run_s / grid.slot_s - EPS), math.ceil(remaining / grid.slot_s - EPS))
-    pause_slots = math.ceil(run.min_pause_s / grid.slot_s - EPS)
-    done_by = _done_by(model, on, lo, n, remaining) if run_slots > 1 else {}
-    for k in range(lo, n):
-        # was = y[k-1]: as terms and a constant
-        was, was_on = ([(on[k - 1], 1.0)] if k - 1 in on else [], 0.0) if k > lo else ([], float(on_now))
-        now = [(on[k], 1.0)] if k in on else []
-        if k >= grid.horizon:  # y[k] <= y[k-1]
-            if now:
-                model.row(-math.inf, was_on, now + [(v, -c) for v, c in was])
-            continue
-        if run_slots > 1 and now:  # start z >= y[k] - y[k-1]; a start runs run_slots slots or finishes
-            z = model.var()
-            model.row(-was_on, math.inf, [(z, 1.0), (on[k], -1.0)] + was)
-            stop = min(n, k + run_slots)
-            stretch = [(on[t], 1.0) for t in range(k, stop) if t in on]
-            model.row(0.0, math.inf, stretch + [(z, -float(run_slots)), (done_by[stop], float(run_slots))])
-        if pause_slots > 0 and (was or was_on):  # stop w >= y[k-1] - y[k]; a stop pauses pause_slots
-            w = model.var()
-            model.row(was_on, math.inf, [(w, 1.0)] + [(v, -c) for v, c in was] + now)
-            window = [(on[t], 1.0) for t in range(k, min(n, k + pause_slots)) if t in on]
-            if window:
-                model.row(-math.inf, float(pause_slots), window + [(w, float(pause_slots))])
-
-
-def _done_by(model: _Model, on: dict[int, int], lo: int, n: int, remaining: float) -> dict[int, int]:
-    """done_by[k] (k in lo+1..n), binary, may be 1 only when the whole rest ran before slot k:
-    remaining × done_by[k] <= ran[k], with ran[k+1] = ran[k] + seconds of slot k if on."""
-    grid, done_by = model.grid, {}
-    ran = model.var(upper=0.0, integer=False)  # ran[lo] = 0
-    for k in range(lo, n):
-        nxt = model.var(upper=math.inf, integer=False)
-        step = [(on[k], -_slot_seconds(grid, k))] if k in on else []
-        model.row(0.0, 0.0, [(nxt, 1.0), (ran, -1.0)] + step)
-        ran = nxt
-        g = done_by[k + 1] = model.var()
-        model.row(-math.inf, 0.0, [(g, remaining), (ran, -1.0)])
-    return done_by
-
-
-def _add_slot_rows(model: _Model, capacity: list[float]) -> None:
-    """Capacity and import (≥ load + base − PV, ≥ 0) for every slot something may run in."""
-    grid = model.grid
-    for k, terms in sorted(model.capacity_terms.items()):
-        model.row(-math.inf, capacity[k], terms)
-    committed = [0.0] * len(capacity)
-    for uses in model.committed.values():
-        for use in uses:
-            committed[use.slot] += use.energy
-    for k, terms in sorted(model.energy_terms.items()):
-        hours = _slot_seconds(grid, k) / 3600
-        fixed = committed[k] + (grid.limit_w - grid.capacity[k]) * hours  # base − PV, Wh
-        imported = model.var(grid.price[k] / 1000 + TIE_ENERGY, math.inf, integer=False)
-        model.row(fixed, math.inf, [(imported, 1.0)] + [(v, -e) for v, e in terms])
-
-
-def _run_highs(highspy, model: _Model, time_limit_s: float):
+def _run_highs(highspy, model: Model, time_limit_s: float):
     """(column values, status) or (None, why) when no feasible plan was found."""
     import numpy as np
 
@@ -330,32 +119,3 @@ def _quiet(highspy):
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def plan_cost(snapshot: Snapshot, now: float, placements: tuple[Placement, ...], runs: tuple[Run, ...],
-              tail_slots: int = 0) -> tuple[float, float]:
-    """(import cost, Wh imported) of `placements` over the grid at `now`: per slot,
-    price × max(0, load + base − PV); the same function judges every planner."""
-    grid = make_grid(snapshot, now, tail_slots or _tail(snapshot, runs))
-    load = [0.0] * len(grid.capacity)
-    shapes = {run.id: run.shape for run in runs}
-    for p in placements:
-        for segment in p.segments:
-            a, b = segment.start.timestamp(), segment.end.timestamp()
-            while a < b - EPS:
-                k = grid.slot_holding(a)
-                cut = min(b, grid.start_of(k + 1))
-                offset = segment.offset_s + (a - segment.start.timestamp())
-                load[k] += energy_between(shapes[p.execution_id], offset, offset + cut - a)
-                a = cut
-    cost = imported = 0.0
-    for k, energy in enumerate(load):
-        hours = _slot_seconds(grid, k) / 3600
-        net = max(0.0, energy + (grid.limit_w - grid.capacity[k]) * hours)
-        cost += net * grid.price[k] / 1000
-        imported += net
-    return cost, imported
-
-
-def _tail(snapshot: Snapshot, runs: tuple[Run, ...]) -> int:
-    return max((math.ceil(r.shape.duration_s / snapshot.home.slot_s) for r in runs), default=0) + 2

@@ -4,13 +4,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from models import OBJECTIVES, Execution
 from reconcile.errors import ReconcileError
+from reconcile.planner.domain import Transition
+from reconcile.planner.states import RefusedTransition, transition
 from reconcile.shell.catalog import check_priority_class, find_appliance, find_program
-from reconcile.shell.store import load_home
+from reconcile.shell.store import load_home, load_run, transition_columns
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,26 +79,24 @@ def get_execution(session: Session, execution_id: int) -> Execution:
     return execution
 
 
-def end(session: Session, *, now: datetime, execution_id: int, reason: str) -> Execution:
+def end(session: Session, *, now: datetime, execution_id: int, reason: str) -> Transition:
     """End an execution the user stopped (`cancelled`) or the appliance reported over (`done`).
 
-    Its power is freed at the next tick, which also tells a running appliance to stop.
+    The state machine decides (a run whose profile was already over is recorded completed at its
+    end); its power is freed at the next tick, which also tells a running appliance to stop.
     """
+    home = load_home(session)
     execution = get_execution(session, execution_id)
-    if execution.state in ("finished", "cancelled"):
+    run = load_run(session, home.id, execution_id)
+    if run is None:
         raise ReconcileError(f"execution #{execution_id} is already {execution.state}")
-    if reason == "done" and execution.state == "pending":
-        raise ReconcileError(f"execution #{execution_id} has not started; use `wattplan cancel {execution_id}`")
-    if execution.state == "running":
-        ran = max(0.0, (now - execution.state_since).total_seconds())
-        execution.progress_s = execution.progress_s + ran
-    execution.state = "cancelled" if reason == "cancelled" else "finished"
-    execution.end_reason = reason
-    execution.ended_at = max(now, execution.state_since)
-    execution.state_since = execution.ended_at
-    execution.planned_start = execution.planned_end = None
-    session.add(execution)
-    return execution
+    try:
+        change = transition(run, "cancel" if reason == "cancelled" else "done", now)
+    except RefusedTransition as refused:
+        hint = f"; use `wattplan cancel {execution_id}`" if run.state == "pending" else ""
+        raise ReconcileError(f"execution #{execution_id} {refused}{hint}") from None
+    session.execute(update(Execution), [{"id": execution_id, **transition_columns(change)}])
+    return change
 
 
 def list_executions(session: Session, *, include_closed: bool) -> list[Execution]:

@@ -10,8 +10,7 @@ from sqlmodel import Session
 from models import Appliance, Decision, Execution, Forecast, Home, Profile, Tick, TimetableEntry
 from reconcile.errors import ReconcileError
 from reconcile.planner import domain
-from reconcile.planner.domain import DECISION_TTL_S, Interval, Plan, Run, Shape, Snapshot
-from reconcile.planner.timetable import progress_at
+from reconcile.planner.domain import DECISION_TTL_S, Interval, Plan, Run, Shape, Snapshot, Transition
 from reconcile.units import utc
 
 
@@ -54,6 +53,7 @@ def load_snapshot(*, session: Session, home: Home, now: datetime | None = None,
         base=series["base"],
         price=series["price"],
         problems=tuple(problems),
+        last_tick_at=last_tick_now(session, home.id),
     )
 
 
@@ -62,6 +62,17 @@ def _last_decision():
         select(Decision.kind).where(Decision.execution_id == Execution.id)
         .order_by(Decision.id.desc()).limit(1).scalar_subquery()
     )
+
+
+def load_run(session: Session, home_id: int, execution_id: int) -> Run | None:
+    """One open execution of `home_id` as a `Run` (None if it is not open or not there)."""
+    row = session.execute(_open_runs_query(home_id).where(Execution.id == execution_id)).first()
+    if row is None:
+        return None
+    try:
+        return _run(row)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ReconcileError(f"execution #{execution_id} cannot be read: {error}") from None
 
 
 def _open_runs_query(home_id: int):
@@ -149,20 +160,12 @@ def last_tick_now(session: Session, home_id: int) -> datetime | None:
     return session.execute(select(func.max(Tick.now)).where(Tick.home_id == home_id)).scalar()
 
 
-def apply(*, session: Session, home_id: int, tick: Tick, snapshot: Snapshot, plan: Plan) -> None:
-    """Write `plan` back: finished runs, priorities, decisions and state, timetable, tick counts."""
+def apply(*, session: Session, home_id: int, tick: Tick, plan: Plan) -> None:
+    """Write `plan` back: state changes, priorities, decisions, timetable, tick counts."""
     now = plan.now
-    runs = {run.id: run for run in snapshot.runs}
     changes: dict[int, dict] = {rid: {"id": rid, "priority": p} for rid, p in plan.priorities}
-    for finish in plan.finished:
-        duration = runs[finish.execution_id].shape.duration_s
-        changes[finish.execution_id] = {"id": finish.execution_id, "state": "finished", "ended_at": finish.ended_at,
-                                        "end_reason": "completed", "progress_s": duration,
-                                        "state_since": finish.ended_at, "planned_start": None,
-                                        "planned_end": None, "late_s": None, "note": None}
-    for decision in plan.decisions:
-        if decision.kind != "stop":
-            changes[decision.execution_id].update(_state_change(runs[decision.execution_id], decision.kind, now))
+    for change in plan.transitions:
+        changes.setdefault(change.execution_id, {"id": change.execution_id}).update(transition_columns(change))
     _write_plan_columns(changes, plan)
     if changes:
         session.execute(update(Execution), list(changes.values()))
@@ -177,12 +180,15 @@ def apply(*, session: Session, home_id: int, tick: Tick, snapshot: Snapshot, pla
     tick.problems = list(plan.problems)
 
 
-def _state_change(run: Run, kind: str, now: datetime) -> dict:
-    if kind == "start":
-        return {"state": "running", "state_since": now, "started_at": now}
-    if kind == "resume":
-        return {"state": "running", "state_since": now}
-    return {"state": "paused", "state_since": now, "progress_s": progress_at(run, now.timestamp())}
+def transition_columns(change: Transition) -> dict:
+    """The execution columns a state change sets; an ended run has no plan any more."""
+    columns = {"state": change.state, "state_since": change.state_since, "progress_s": change.progress_s}
+    if change.started_at is not None:
+        columns["started_at"] = change.started_at
+    if change.ends:
+        columns.update(ended_at=change.ended_at, end_reason=change.end_reason, planned_start=None,
+                       planned_end=None, late_s=None, note=None)
+    return columns
 
 
 def _write_plan_columns(changes: dict[int, dict], plan: Plan) -> None:

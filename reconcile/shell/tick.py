@@ -12,8 +12,9 @@ from sqlalchemy import Engine
 from models import Tick
 from reconcile.planner.domain import Plan
 from reconcile.planner.plan import plan as make_plan
+from reconcile.planner.timetable import build_timetable
 from reconcile.shell.db import require_head, transaction, translate_errors
-from reconcile.shell.store import apply, last_tick_now, load_home, load_snapshot
+from reconcile.shell.store import apply, load_home, load_snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +49,21 @@ def _tick(engine: Engine, now: datetime, ran_at: datetime) -> TickReport:
     started = time.perf_counter()
     with transaction(engine) as session:
         home = load_home(session)
-        last = last_tick_now(session, home.id)
-        behind = (last - now).total_seconds() if last is not None and last > now else 0.0
-        if behind > 0:
-            now = last  # a clock stepped back must not replay starts or shrink progress
         snapshot = load_snapshot(session=session, home=home, now=now, for_planning=True)
-        plan = make_plan(snapshot, now)
-        tick = Tick(home_id=home.id, now=now, ran_at=ran_at, duration_ms=0.0)
+        plan = make_plan(snapshot, now, timetable=timetable_for(snapshot.home.planner))
+        tick = Tick(home_id=home.id, now=plan.now, ran_at=ran_at, duration_ms=0.0)
         session.add(tick)
         session.flush()
-        apply(session=session, home_id=home.id, tick=tick, snapshot=snapshot, plan=plan)
+        apply(session=session, home_id=home.id, tick=tick, plan=plan)
         tick.duration_ms = round((time.perf_counter() - started) * 1000, 3)
         tick_id, duration = tick.id, tick.duration_ms
-    return TickReport(tick_id, now, plan, duration, behind)
+    return TickReport(tick_id, plan.now, plan, duration, plan.clock_behind_s)
+
+
+def timetable_for(planner: str):
+    """The timetable builder of a home's planner; the exact one imports HiGHS only when used."""
+    if planner == "optimal":
+        from reconcile.shell.optimal import timetable_optimal
+
+        return timetable_optimal
+    return build_timetable

@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Profile
 from reconcile.errors import ReconcileError
-from reconcile.planner.domain import OPEN_STATES
+from reconcile.planner.domain import ENDED_STATES, OPEN_STATES
 from reconcile.shell import forecasts, requests
 from reconcile.shell.db import make_engine, transaction
 from reconcile.shell.migrate import upgrade
@@ -195,14 +195,15 @@ class _World:
     def _end(self, session: Session, item: EndEarly) -> None:
         execution = requests.get_execution(session, self.labels[item.label])
         reason = END_REASONS[item.kind]
-        if execution.state in ("finished", "cancelled") or (
-                execution.state == "running" and _complete_by(session, execution, item.at)):
+        if execution.state in ENDED_STATES:
             self.notes.append(_already_over(item.kind, item.label, item.at))
             return
         if reason == "done" and execution.state == "pending":
             self.notes.append(_not_started(item.label, item.at))
             reason = "cancelled"
-        requests.end(session, now=item.at, execution_id=execution.id, reason=reason)
+        change = requests.end(session, now=item.at, execution_id=execution.id, reason=reason)
+        if change.event == "complete":  # the state machine recorded the profile's own end
+            self.notes.append(_already_over(item.kind, item.label, item.at))
 
 
 def _not_started(label: str, at: datetime) -> str:
@@ -212,11 +213,6 @@ def _not_started(label: str, at: datetime) -> str:
 
 def _already_over(kind: str, label: str, at: datetime) -> str:
     return f"{kind} of {label!r} at {at.isoformat(timespec='seconds')} ignored: its program was already over"
-
-
-def _complete_by(session: Session, execution: Execution, at: datetime) -> bool:
-    duration = session.get(Profile, execution.profile_id).duration_s
-    return execution.progress_s + (at - execution.state_since).total_seconds() >= duration
 
 
 def replace_series(session: Session, home_id: int, series: Series) -> None:

@@ -1,0 +1,89 @@
+"""The run state machine, written once: every state change of an execution as a value.
+
+    pending ──start──▶ running ◀──resume── paused
+                          │ ───pause───────▶ │
+                          ├─complete─▶ finished (profile over, at the instant it ended)
+    running or paused ────├─done─────▶ finished (the user says the appliance finished early)
+    any open state ───────└─cancel───▶ cancelled (the user stopped it)
+
+`transition(run, event, at)` is the only place that computes a next state. The tick's plan
+returns its transitions, the store writes them as they are, `requests.end` (cancel, done) and the
+simulator go through it, and the tests' idempotence property applies them with `advance`.
+"""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from reconcile.planner.domain import Run, Transition
+
+EVENTS = ("start", "pause", "resume", "complete", "done", "cancel")
+_ALLOWED = {  # event -> the states it may happen in
+    "start": ("pending",),
+    "pause": ("running",),
+    "resume": ("paused",),
+    "complete": ("running",),
+    "done": ("running", "paused"),
+    "cancel": ("pending", "running", "paused"),
+}
+_ENDS = {"complete": ("finished", "completed"), "done": ("finished", "done"), "cancel": ("cancelled", "cancelled")}
+
+
+class RefusedTransition(ValueError):
+    """An event the run's state does not allow (the shell turns it into a one-line error)."""
+
+
+def progress_at(run: Run, now: float) -> float:
+    """Profile seconds done at `now`: a running run advances with the clock (never backwards)."""
+    if run.state != "running" or run.state_since is None:
+        return run.progress_s
+    return run.progress_s + max(0.0, now - run.state_since.timestamp())
+
+
+def completed_at(run: Run, now: float) -> datetime | None:
+    """The instant a running run's profile was over, if it is over by `now`."""
+    if run.state != "running" or progress_at(run, now) < run.shape.duration_s:
+        return None
+    since = run.state_since.timestamp() if run.state_since else now
+    return datetime.fromtimestamp(round(since + run.shape.duration_s - run.progress_s, 6), UTC)
+
+
+def transition(run: Run, event: str, at: datetime) -> Transition:
+    """The state `event` at `at` leads `run` to; progress never goes backwards.
+
+    A user's `done` or `cancel` of a running run whose profile was already over by `at` is the
+    profile's own completion, at the instant it ended: the history says what really happened.
+    """
+    if run.state not in _ALLOWED.get(event, ()):
+        raise RefusedTransition(_refusal(run, event))
+    if event in ("done", "cancel") and (over := completed_at(run, at.timestamp())) is not None:
+        return _end(run, "complete", over, run.shape.duration_s)
+    if event == "complete":
+        return _end(run, event, completed_at(run, at.timestamp()) or at, run.shape.duration_s)
+    if event in _ENDS:
+        ended = max(at, run.state_since) if run.state_since else at
+        return _end(run, event, ended, progress_at(run, at.timestamp()))
+    if event == "pause":
+        return Transition(run.id, event, "paused", at, progress_at(run, at.timestamp()))
+    started = at if event == "start" else None
+    return Transition(run.id, event, "running", at, run.progress_s, started_at=started)
+
+
+def _end(run: Run, event: str, at: datetime, progress: float) -> Transition:
+    state, reason = _ENDS[event]
+    return Transition(run.id, event, state, at, progress, ended_at=at, end_reason=reason)
+
+
+def _refusal(run: Run, event: str) -> str:
+    if event == "done" and run.state == "pending":
+        return "has not started"
+    if event not in EVENTS:
+        return f"{event!r} is not an event of a run"
+    return f"cannot {event} a {run.state} run"
+
+
+def advance(run: Run, change: Transition) -> Run | None:
+    """`run` as the store loads it after writing `change`: None once it has ended."""
+    if change.ends:
+        return None
+    return replace(run, state=change.state, state_since=change.state_since, progress_s=change.progress_s,
+                   last_command=change.event)
