@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from models import OBJECTIVES, Execution
 from reconcile.errors import ReconcileError
-from reconcile.planner.domain import Transition
+from reconcile.planner.domain import OPEN_STATES, Transition
 from reconcile.planner.states import RefusedTransition, transition
 from reconcile.shell.catalog import check_priority_class, find_appliance, find_program
 from reconcile.shell.store import load_home, load_run, transition_columns
@@ -103,7 +103,7 @@ def list_executions(session: Session, *, include_closed: bool) -> list[Execution
     home = load_home(session)
     query = select(Execution).where(Execution.home_id == home.id)
     if not include_closed:
-        query = query.where(Execution.state.in_(("pending", "running", "paused")))
+        query = query.where(Execution.state.in_(OPEN_STATES))
     return list(session.execute(query.order_by(Execution.id)).scalars())
 
 

@@ -10,7 +10,17 @@ from sqlmodel import Session
 from models import Appliance, Decision, Execution, Forecast, Home, Profile, Tick, TimetableEntry
 from reconcile.errors import ReconcileError
 from reconcile.planner import domain
-from reconcile.planner.domain import DECISION_TTL_S, Interval, Plan, Run, Shape, Snapshot, Transition
+from reconcile.planner.domain import (
+    DECISION_TTL_S,
+    ENDED_STATES,
+    OPEN_STATES,
+    Interval,
+    Plan,
+    Run,
+    Shape,
+    Snapshot,
+    Transition,
+)
 from reconcile.units import utc
 
 
@@ -86,7 +96,7 @@ def _open_runs_query(home_id: int):
         )
         .outerjoin(Appliance, Appliance.id == Execution.appliance_id)
         .outerjoin(Profile, Profile.id == Execution.profile_id)
-        .where(Execution.home_id == home_id, Execution.state.in_(("pending", "running", "paused")))
+        .where(Execution.home_id == home_id, Execution.state.in_(OPEN_STATES))
         .order_by(Execution.id)
     )
 
@@ -125,7 +135,7 @@ def _ended(session: Session, home_id: int, now: datetime | None) -> tuple[domain
     """Ended runs whose appliance was last told to run: they still need their stop."""
     query = (
         select(Execution.id, Execution.state, Execution.end_reason, _last_decision().label("last"))
-        .where(Execution.home_id == home_id, Execution.state.in_(("finished", "cancelled")))
+        .where(Execution.home_id == home_id, Execution.state.in_(ENDED_STATES))
         .where(_last_decision().in_(("start", "resume")))
         .order_by(Execution.id)
     )
