@@ -12,7 +12,30 @@ from dataclasses import dataclass
 
 from reconcile.planner.domain import Interval, Shape, Snapshot
 
-EPS = 1e-6  # watts: float noise never decides whether a run fits
+EPS = 1e-6  # watts (and fractions of a slot): float noise never decides whether a run fits
+
+
+def slot_index(seconds: float, slot_s: int, *, noise: float = 0.0) -> int:
+    """The slot holding the instant `seconds` after a slot boundary: floor(seconds / slot_s), a
+    shortfall of less than `noise` slots below the next boundary counting as reaching it."""
+    return math.floor(seconds / slot_s + noise)
+
+
+def slot_count(seconds: float, slot_s: int, *, noise: float = EPS) -> int:
+    """How many slots the `seconds` after a slot boundary reach into (so the index of the first
+    boundary at or after them): ceil(seconds / slot_s), an excess of less than `noise` slots over
+    a boundary (float noise) not counting. Whole seconds of whole-second slots are exact."""
+    return math.ceil(seconds / slot_s - noise)
+
+
+def slot_floor(t: float, slot_s: int) -> int:
+    """The boundary at or before epoch instant `t` of the epoch-aligned `slot_s`-second slots."""
+    return slot_index(t, slot_s) * slot_s
+
+
+def slot_ceil(t: float, slot_s: int) -> int:
+    """The boundary at or after epoch instant `t` of the epoch-aligned `slot_s`-second slots."""
+    return slot_count(t, slot_s, noise=0.0) * slot_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +61,16 @@ class Grid:
         """The first slot whose start is not before `instant` (0 if it is already past)."""
         if instant <= self.now:
             return 0
-        return math.ceil((instant - self.origin) / self.slot_s - 1e-9)
+        return slot_count(instant - self.origin, self.slot_s, noise=1e-9)
 
     def slot_holding(self, instant: float) -> int:
-        return max(0, math.floor((instant - self.origin) / self.slot_s))
+        return max(0, slot_index(instant - self.origin, self.slot_s))
 
 
 def make_grid(snapshot: Snapshot, now: float, tail_slots: int) -> Grid:
     """The grid from `now` over the home's horizon plus `tail_slots` for runs that end beyond it."""
     home = snapshot.home
-    origin = math.floor(now / home.slot_s) * home.slot_s
+    origin = slot_floor(now, home.slot_s)
     horizon = max(1, home.horizon_s // home.slot_s)
     starts = [origin + k * home.slot_s for k in range(horizon + tail_slots)]
     starts[0] = now
@@ -94,7 +117,7 @@ def _sample(series: tuple[Interval, ...], points: list[float], default: float) -
 def peak_between(shape: Shape, a: float, b: float) -> float:
     """Highest instantaneous power of the profile between offsets `a` and `b` seconds."""
     first = int(a // shape.slot_s)
-    last = min(len(shape.peaks), math.ceil(b / shape.slot_s - 1e-9))
+    last = min(len(shape.peaks), slot_count(b, shape.slot_s, noise=1e-9))
     return max(shape.peaks[first:max(last, first + 1)])
 
 

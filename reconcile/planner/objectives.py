@@ -21,13 +21,12 @@ k to k + 1 only through the slots where the per-slot cost function changes (a pr
 step), so the work is (steps in the window) × (run length), not (window) × (run length).
 """
 
-import math
 from collections.abc import Callable
 from itertools import accumulate, compress, repeat
 from operator import add, lt, mul, ne
 
 from reconcile.planner.domain import Run
-from reconcile.planner.grid import EPS, Grid, footprint
+from reconcile.planner.grid import EPS, Grid, footprint, slot_count, slot_index
 from reconcile.planner.placement import Use, contiguous_uses, first_fit, misfit, occupy
 
 MWH = 1000  # energies as integer mWh
@@ -46,7 +45,7 @@ def window_end(grid: Grid, run: Run) -> int:
     """Slots before this one end by the deadline (all slots of the grid if there is none)."""
     if run.latest_end is None:
         return len(grid.capacity)
-    ends_by = math.floor((run.latest_end.timestamp() - grid.origin) / grid.slot_s + 1e-9)
+    ends_by = slot_index(run.latest_end.timestamp() - grid.origin, grid.slot_s, noise=1e-9)
     return max(0, min(len(grid.capacity), ends_by))
 
 
@@ -164,7 +163,7 @@ def slot_ranking(objective: str, grid: Grid, capacity: list[float], run: Run, do
         return [], {}
     remaining_s = run.shape.duration_s - done
     per_slot = footprint(run.shape, done, 0.0, grid.slot_s)[1]
-    mean = round(sum(per_slot) / max(1, math.ceil(remaining_s / grid.slot_s - EPS)) * MWH)
+    mean = round(sum(per_slot) / max(1, slot_count(remaining_s, grid.slot_s)) * MWH)
     weights, surplus = slot_costs(objective, grid, capacity, lo, end)
     cost = [w * (mean - s) if mean > s else 0 for w, s in zip(weights, surplus, strict=True)]
     by_slot = dict(zip(range(lo, end), cost, strict=True))

@@ -8,7 +8,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconcile.planner.grid import EPS, Grid, energy_between, footprint, peak_between
+from reconcile.planner.grid import EPS, Grid, energy_between, footprint, peak_between, slot_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +131,7 @@ def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int
             continue
         use = _slot_use(grid, shape, done, k)
         if capacity[k] + EPS < use.peak:
-            on_for, k = None, k + max(1, math.ceil(run.min_pause_s / grid.slot_s))
+            on_for, k = None, k + max(1, slot_count(run.min_pause_s, grid.slot_s))
             continue
         capacity[k] -= use.peak
         uses.append(use)
@@ -221,7 +221,7 @@ def place_slots_ranked(grid: Grid, capacity: list[float], shape, offset: float, 
         done = uses and uses[-1].offset + uses[-1].seconds >= run.duration_s - EPS
         return uses if done and uses[-1].slot < end else None
 
-    low = max(1, math.ceil((run.duration_s - offset) / grid.slot_s - EPS))
+    low = max(1, slot_count(run.duration_s - offset, grid.slot_s))
     high = bisect_right([cost[k] for k in ranked], worst)  # allowing every slot as good as the worst used
     best, probe, close = soonest, low, max(1, low // 8)  # within an eighth of the fewest is near enough
     while low <= high:  # try the slots needed, gallop up, then halve: the fewest that still do

@@ -41,6 +41,7 @@ from sqlmodel import Session
 from models import FORECAST_KINDS, Forecast, Home
 from reconcile.errors import ReconcileError
 from reconcile.planner.domain import Interval
+from reconcile.planner.grid import slot_ceil, slot_floor
 
 UNITS = {"pv": "W", "base": "W", "price": "per kWh"}
 _SCALES = {  # header of the value column -> factor to the base unit, per kind
@@ -181,8 +182,7 @@ def to_intervals(rows: list[Row], *, slot_s: int, zone: ZoneInfo) -> list[Interv
 def resample(intervals: list[Interval], *, slot_s: int) -> list[Interval]:
     """The series on the home's slot grid: the time-weighted mean over the covered part of each
     slot, equal neighbours merged. `intervals` must be sorted and contiguous."""
-    first = math.floor(intervals[0].start / slot_s) * slot_s
-    last = math.ceil(intervals[-1].end / slot_s) * slot_s
+    first, last = slot_floor(intervals[0].start, slot_s), slot_ceil(intervals[-1].end, slot_s)
     out: list[Interval] = []
     i = 0
     for a in range(int(first), int(last), slot_s):
