@@ -8,17 +8,11 @@ no base load, so capacity is the limit plus the PV.
 import random
 from datetime import timedelta
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconcile.planner.grid import make_grid
-from reconcile.planner.objectives import refine, sweep_costs
-from reconcile.planner.placement import occupy
+from reconcile.planner.objectives import sweep_costs
 from reconcile.planner.plan import plan
-from reconcile.planner.priority import claim_order
-from reconcile.planner.timetable import _place, _placement
-from reconcile.shell.optimal import plan_cost
 from tests.helpers import (
     HOUR,
     MIN,
@@ -177,42 +171,3 @@ def test_the_sweep_gives_the_cost_of_every_start(energies, seed, data) -> None:
     brute = [sum(w * max(0, e - s) for e, w, s in zip(energies, weights[k:], surplus[k:], strict=False))
              for k in range(a, b + 1)]
     assert sweep_costs(energies, weights, surplus, a, b) == brute
-
-
-def test_refine_moves_a_small_urgent_run_aside_for_a_long_charge_and_never_costs_more() -> None:
-    """2.5 kW of PV 10:00–13:00, 1.5 kW 14:00–15:00. The urgent 1.5 kW hour claims 10:00 first;
-    the 3-hour 2.5 kW charge then imports 1 kWh. Moving both (the charge first) imports nothing."""
-    small = run(1, flat(1500, 60), latest_end=at(23), priority_class=9)
-    ev = run(2, flat(2500, 180), interruptible=True, min_run_s=900, latest_end=at(23), priority_class=2)
-    pv = [interval(at(10), at(13), 2500), interval(at(14), at(15), 1500)]
-    s = snap(small, ev, h=home(3000, objective="solar"), pv=pv)
-    now = NOW.timestamp()
-    grid = make_grid(s, now, 300)
-    capacity, rests = list(grid.capacity), {}
-    order = sorted(s.runs, key=lambda r: claim_order(r, now))
-
-    def place(r):
-        return _place(grid, capacity, r, now, [], "solar")
-
-    for r in order:
-        rests[r.id] = place(r)
-    greedy = {r.id: _placement(grid, r, rests[r.id]) for r in order}
-    refine(grid, capacity, order, rests, place, "solar")
-    refined = {r.id: _placement(grid, r, rests[r.id]) for r in order}
-    cost = {name: plan_cost(s, now, tuple(p.values()), s.runs, 300)[1] for name, p in
-            (("greedy", greedy), ("refined", refined))}
-    assert (cost["greedy"], cost["refined"]) == (pytest.approx(1000), 0)
-    assert (refined[1].start, refined[2].start) == (at(14), at(10))
-    check = list(grid.capacity)
-    for uses in rests.values():
-        occupy(check, uses)
-    assert check == capacity and min(check) >= -TOL
-    assert all(sum(u.seconds for u in rests[r.id]) == r.shape.duration_s for r in order)
-
-
-def test_refine_leaves_an_asap_plan_alone() -> None:
-    s = snap(run(1, WASHER, latest_end=at(20)), h=home(3000), price=PRICES)
-    grid = make_grid(s, NOW.timestamp(), 300)
-    rests = {1: ["sentinel"]}
-    refine(grid, list(grid.capacity), list(s.runs), rests, lambda r: None, "asap")
-    assert rests == {1: ["sentinel"]}

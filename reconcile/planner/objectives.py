@@ -14,14 +14,12 @@ unchanged problem gives an unchanged plan, whatever slot `now` is in.
 
 A pausable run ranks the slots of its window by the cost of its mean power there
 (`slot_ranking`); `placement.place_slots_ranked` runs it in the fewest best slots that hold it.
-`refine` then improves a whole greedy plan by moves that lower its bill (docs/objectives.md).
 
 Speed: the cost of every start in the window comes from one sweep. The cost changes from start
 k to k + 1 only through the slots where the per-slot cost function changes (a price or surplus
 step), so the work is (steps in the window) × (run length), not (window) × (run length).
 """
 
-from collections.abc import Callable
 from itertools import accumulate, compress, repeat
 from operator import add, lt, mul, ne
 
@@ -168,112 +166,3 @@ def slot_ranking(objective: str, grid: Grid, capacity: list[float], run: Run, do
     cost = [w * (mean - s) if mean > s else 0 for w, s in zip(weights, surplus, strict=True)]
     by_slot = dict(zip(range(lo, end), cost, strict=True))
     return sorted(by_slot, key=by_slot.__getitem__), by_slot
-
-
-def refine(grid: Grid, capacity: list[float], runs: list[Run], rests: dict[int, list[Use]],
-           place: Callable[[Run], list[Use] | None], objective: str, fixed: list[Use] = (),
-           budget: int = 400) -> None:
-    """Improve a greedy cost plan in place by moves that lower its import cost, in a fixed order.
-
-    The greedy plan gives the first claimers the best slots whatever the later ones need (a small
-    urgent run takes the sunniest hour a long charge needed). First every run is re-placed with
-    the others where they are; then every pair, the later claimer first; then every run again. A
-    move is kept only when it lowers the plan's cost (the house's import × price in exact integer
-    mWh, the same cost the planners are judged by), so the plan only improves, every run keeps
-    its window, and equal inputs give equal plans. `rests` maps run id → its uses after any
-    committed head (`fixed` holds those heads); `place(run)` places the rest of `run` into
-    `capacity`, like `timetable._place`. At most `budget` placements are tried.
-    """
-    if objective == "asap":
-        return
-    weights, net = _bill(grid, capacity, fixed, rests, objective)
-    movable = [r for r in runs if rests.get(r.id)]
-    moves = [(r,) for r in movable] + [(a, b) for i, a in enumerate(movable) for b in movable[i + 1:]
-                                       if _overlap(a, b)]
-    moves += [(r,) for r in movable]
-    free = min(weights, default=0) >= 0  # no negative price: a run importing nothing cannot gain
-    for group in moves:
-        if free and all(_marginal(rests[r.id], weights, net) == 0 for r in group):
-            continue
-        if budget < len(group):
-            return
-        budget -= len(group)
-        _try(group, grid, capacity, rests, place, weights, net)
-
-
-def _overlap(a: Run, b: Run) -> bool:
-    """Whether the windows of `a` and `b` meet (else moving both is moving each alone)."""
-    far = float("inf")
-    a_end = a.latest_end.timestamp() if a.latest_end else far
-    b_end = b.latest_end.timestamp() if b.latest_end else far
-    return a.earliest_start.timestamp() < b_end and b.earliest_start.timestamp() < a_end
-
-
-def _marginal(uses: list[Use], weights: list[int], net: list[int]) -> int:
-    """What `uses` add to the bill, the rest of the plan staying."""
-    total = 0
-    for use in uses:
-        k, energy = use.slot, round(use.energy * MWH)
-        total += weights[k] * (max(0, net[k]) - max(0, net[k] - energy))
-    return total
-
-
-def _bill(grid: Grid, capacity: list[float], fixed, rests, objective: str) -> tuple[list[int], list[int]]:
-    """Per slot: the cost weight, and the net import (load + base − PV) in mWh of the plan."""
-    weights, _surplus = slot_costs(objective, grid, capacity, 0, len(capacity))
-    net = [round((grid.limit_w - c) * _slot_length(grid, k) / 3600 * MWH)  # base − PV
-           for k, c in enumerate(grid.capacity)]
-    for uses in (fixed, *rests.values()):
-        for use in uses:
-            net[use.slot] += round(use.energy * MWH)
-    return weights, net
-
-
-def _try(group, grid, capacity, rests, place, weights, net) -> None:
-    """Re-place the runs of `group` in reverse order; keep it if the bill falls, else undo."""
-    old = {r.id: rests[r.id] for r in group}
-    for uses in old.values():
-        _take(capacity, net, uses, -1)
-    new = {}
-    for r in reversed(group):
-        uses = new[r.id] = place(r) or []
-        _take(capacity, net, uses, +1, capacity_too=False)  # placing took the capacity
-        if _seconds(uses) < _seconds(old[r.id]) - EPS:
-            break
-    complete = len(new) == len(group) and all(new.values())
-    slots = {u.slot for uses in (*old.values(), *new.values()) for u in uses}
-    after = sum(weights[k] * net[k] for k in slots if net[k] > 0) if complete else None
-    for uses in new.values():
-        _take(capacity, net, uses, -1)
-    before = _with(old, slots, weights, net)
-    if after is not None and after < before:
-        for run_id, uses in new.items():
-            _take(capacity, net, uses, +1)
-            rests[run_id] = uses
-    else:
-        for uses in old.values():
-            _take(capacity, net, uses, +1)
-
-
-def _with(group_uses: dict, slots: set, weights: list[int], net: list[int]) -> int:
-    extra: dict[int, int] = {}
-    for uses in group_uses.values():
-        for use in uses:
-            extra[use.slot] = extra.get(use.slot, 0) + round(use.energy * MWH)
-    return sum(weights[k] * (net[k] + extra.get(k, 0)) for k in slots if net[k] + extra.get(k, 0) > 0)
-
-
-def _take(capacity: list[float], net: list[int], uses: list[Use], sign: int, *, capacity_too: bool = True):
-    """Add (+1) or remove (−1) `uses` in the net import and, unless told not to, in the capacity."""
-    for use in uses:
-        net[use.slot] += sign * round(use.energy * MWH)
-        if capacity_too:
-            capacity[use.slot] -= sign * use.peak
-
-
-def _seconds(uses: list[Use]) -> float:
-    return sum(u.seconds for u in uses)
-
-
-def _slot_length(grid: Grid, k: int) -> float:
-    return grid.slot_s - (grid.lead if k == 0 else 0.0)
