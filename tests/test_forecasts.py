@@ -13,9 +13,9 @@ from reconcile.planner.domain import Interval
 from reconcile.shell.db import transaction
 from reconcile.shell.forecasts import import_series, prepare, replace_series, resample, stored_series
 from reconcile.shell.store import load_home
+from reconcile.simulation.history import forecast_world
 from reconcile.simulation.sample import series_intervals
 from reconcile.simulation.scenario_types import ForecastUpdate, Series
-from reconcile.simulation.simulate import forecast_world
 from reconcile.simulation.simulate import replace_series as simulated_update
 
 BERLIN = ZoneInfo("Europe/Berlin")

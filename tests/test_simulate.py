@@ -12,9 +12,10 @@ from reconcile.errors import ReconcileError
 from reconcile.presentation import comparison
 from reconcile.presentation.comparison import comparison_table, result_as_dict, run_demo
 from reconcile.presentation.svg import render_svg
+from reconcile.simulation.history import count_churn, spans_from_decisions
 from reconcile.simulation.metrics import percentile
 from reconcile.simulation.scenario import builtin_scenario, load_scenario
-from reconcile.simulation.simulate import count_churn, simulate, spans_from_decisions
+from reconcile.simulation.simulate import simulate
 
 HEADER = """
 version = 1
