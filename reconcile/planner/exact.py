@@ -25,7 +25,7 @@ from reconcile.planner.objectives import window_end, window_last_start
 from reconcile.planner.placement import Use, contiguous_uses, misfit, occupy
 from reconcile.planner.priority import priority
 from reconcile.planner.states import progress_at
-from reconcile.planner.timetable import _committed_head, _placement, _why_unplaced
+from reconcile.planner.timetable import committed_head, placement_of, why_unplaced
 
 LATE_PER_SLOT = 100.0  # currency per slot late: any lateness costs more than any energy
 DROP = 1e6  # leaving a run out costs more than any lateness
@@ -73,7 +73,7 @@ def build_model(snapshot: Snapshot, runs: tuple[Run, ...], now: float) -> Model:
     model = Model(grid)
     capacity = list(grid.capacity)
     for run in runs:
-        head = _committed_head(grid, run, now)
+        head = committed_head(grid, run, now)
         if head:
             occupy(capacity, head)
             model.committed[run.id] = head
@@ -89,7 +89,7 @@ def build_model(snapshot: Snapshot, runs: tuple[Run, ...], now: float) -> Model:
         placed = (_add_pausable(model, capacity, run, done, lo, prio) if run.interruptible
                   else _add_block(model, capacity, run, done, lo, prio))
         if not placed and not head:
-            model.unplaced.append(Unplaced(run.id, _why_unplaced(grid, run)))
+            model.unplaced.append(Unplaced(run.id, why_unplaced(grid, run)))
     _add_slot_rows(model, capacity)
     return model
 
@@ -228,7 +228,7 @@ def decode(model: Model, runs: tuple[Run, ...], values) -> tuple[tuple[Placement
         if not rest and run_id not in uses:  # dropped: only when nothing else was possible
             unplaced.append(Unplaced(run_id, "no room within the planning horizon"))
         uses[run_id] = uses.get(run_id, []) + rest
-    placements = tuple(_placement(model.grid, run, uses[run.id]) for run in runs if uses.get(run.id))
+    placements = tuple(placement_of(model.grid, run, uses[run.id]) for run in runs if uses.get(run.id))
     return placements, tuple(sorted(unplaced, key=lambda u: u.execution_id))
 
 

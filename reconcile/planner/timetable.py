@@ -35,7 +35,7 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
     uses: dict[int, list[Use]] = {}
     busy: dict[str, set[int]] = {}  # slots each appliance is already planned in: one run at a time
     for run in runs:  # committed: what cannot be stopped now
-        head = _committed_head(grid, run, now)
+        head = committed_head(grid, run, now)
         if head:
             occupy(capacity, head)
             uses[run.id] = head
@@ -53,7 +53,7 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
             capacity[:], uses, busy = saved
             unplaced = [u for u in unplaced if all(u.execution_id != r.id for r in level)]
             starters.add(starter)
-    placements = tuple(_placement(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
+    placements = tuple(placement_of(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
     return placements, tuple(unplaced), grid
 
 
@@ -84,7 +84,7 @@ def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, obj
         rest = _for_appliance(capacity, taken, partial(_place, grid, run=run, now=now, head=head,
                                                        objective=objective))
         if rest is None:
-            unplaced.append(Unplaced(run.id, _why_unplaced(grid, run)))
+            unplaced.append(Unplaced(run.id, why_unplaced(grid, run)))
         else:
             uses[run.id] = head + rest
             busy[run.appliance].update(u.slot for u in rest)
@@ -175,7 +175,7 @@ def _started(run: Run, now: float) -> Run:
     return replace(run, state="running", state_since=datetime.fromtimestamp(now, UTC))
 
 
-def _committed_head(grid: Grid, run: Run, now: float) -> list[Use]:
+def committed_head(grid: Grid, run: Run, now: float) -> list[Use]:
     """A running run's slots that no one may take: all of a non-interruptible run, the rest of
     an interruptible run's minimum run."""
     if run.state != "running":
@@ -224,14 +224,16 @@ def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[U
     return uses or (None if not head else [])
 
 
-def _why_unplaced(grid: Grid, run: Run) -> str:
+def why_unplaced(grid: Grid, run: Run) -> str:
+    """Why `run` found no room: its peak never fits, or the horizon is full."""
     best = max(grid.capacity)
     if run.shape.peak_w > best + EPS:
         return f"never fits: peak {run.shape.peak_w:.0f} W exceeds the largest capacity {best:.0f} W"
     return "no room within the planning horizon"
 
 
-def _placement(grid: Grid, run: Run, uses: list[Use]) -> Placement:
+def placement_of(grid: Grid, run: Run, uses: list[Use]) -> Placement:
+    """`run`'s slot uses as a placement: contiguous uses joined into segments."""
     segments, stretch = [], [uses[0]]
     for use in uses[1:]:
         if use.slot == stretch[-1].slot + 1:
