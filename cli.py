@@ -508,12 +508,12 @@ def timetable(hours: Annotated[float | None, typer.Option(
         as_json: Json = False) -> None:
     """Chart the newest plan: planned load per slot against capacity (limit + PV - base load)."""
     from reconcile.presentation import render
-    from reconcile.shell import views
+    from reconcile.shell import timetable_view
 
     if hours is not None and not 0 < hours <= 14 * 24:
         raise ReconcileError(f"--hours {hours:g} must be above 0 and at most 336 (two weeks)")
     with session(write=False) as s:
-        view = views.timetable(s, hours=hours)
+        view = timetable_view.timetable(s, hours=hours)
     if as_json or view.tick is None:
         return emit(view, True) if as_json else say("no plan yet: run `wattplan tick`")
     out.print(render.chart(view))

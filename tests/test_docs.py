@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from cli import app
-from reconcile.shell import views
+from reconcile.shell import timetable_view, views
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -57,8 +57,8 @@ def test_the_global_options_are_documented():
 
 @pytest.mark.parametrize("view", [
     views.ApplianceView, views.ProfileView, views.ExecutionView, views.StatusView, views.HomeView,
-    views.TickView, views.DecisionView, views.StateView, views.TimetableView, views.SlotView,
-    views.EntryView])
+    views.TickView, views.DecisionView, views.StateView, timetable_view.TimetableView, timetable_view.SlotView,
+    timetable_view.EntryView])
 def test_every_json_key_is_documented(view):
     section = CLI_SECTION.split("### JSON output")[1]
     for field in dataclasses.fields(view):

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from reconcile.planner.domain import DECISION_TTL_S
-from reconcile.shell import catalog, requests, views
+from reconcile.shell import catalog, requests, timetable_view, views
 from reconcile.shell.db import transaction
 from reconcile.shell.tick import run_tick
 from tests.conftest import T0
@@ -144,7 +144,7 @@ def test_timetable_sums_the_peaks_of_runs_sharing_a_slot(house):
     enqueue(house, "washer")
     enqueue(house, "ev")  # 2 kW + 1.5 kW fit together under 4.3 kW
     run_tick(engine=house, now=T0 + timedelta(seconds=20))  # slot 0 is the 40 s left of the minute
-    table = read(house, views.timetable, hours=2)
+    table = read(house, timetable_view.timetable, hours=2)
     assert len(table.slots) == 120
     first, second = table.slots[0], table.slots[1]
     assert (first.start, first.end, first.planned_w, first.capacity_w) == (
@@ -156,7 +156,7 @@ def test_timetable_sums_the_peaks_of_runs_sharing_a_slot(house):
 
 
 def test_timetable_before_any_tick_is_empty(house):
-    table = read(house, views.timetable)
+    table = read(house, timetable_view.timetable)
     assert (table.tick, table.slots, table.entries) == (None, (), ())
 
 

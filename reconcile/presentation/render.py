@@ -11,6 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from reconcile.shell.timetable_view import TimetableView
 from reconcile.shell.views import (
     ApplianceView,
     DecisionView,
@@ -18,7 +19,6 @@ from reconcile.shell.views import (
     ProfileView,
     StateView,
     StatusView,
-    TimetableView,
     as_data,
 )
 from reconcile.units import format_duration, format_power

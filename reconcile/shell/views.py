@@ -1,5 +1,9 @@
 """Read-side queries for the CLI's listings: plain frozen values, no printing.
 
+This module holds the home, appliances and programs, the runs (`status`, `executions`), the
+tick's freshness (`check`) and what an actuator polls (`decisions`, `state`). The newest tick's
+plan laid out per slot (`wattplan timetable`) is in `reconcile.shell.timetable_view`.
+
 `as_data` turns any of them into JSON-ready dicts (times as ISO 8601 UTC); the README's
 "Command reference" documents those keys, which stay stable.
 """
@@ -11,11 +15,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from models import Appliance, Decision, Execution, Profile, Tick, TimetableEntry
-from reconcile.planner.domain import DECISION_TTL_S, OPEN_STATES, Shape
-from reconcile.planner.grid import energy_between, make_grid, peak_between
+from models import Appliance, Decision, Execution, Profile, Tick
+from reconcile.planner.domain import DECISION_TTL_S, OPEN_STATES
 from reconcile.shell.catalog import find_appliance
-from reconcile.shell.store import load_home, load_snapshot
+from reconcile.shell.store import load_home
 from reconcile.units import format_duration
 
 _STATE_ORDER = {"running": 0, "paused": 1, "pending": 2, "finished": 3, "cancelled": 4}
@@ -117,35 +120,6 @@ class StateView:
     decision: str | None  # kind of the newest decision about that execution, while it is valid
     valid_until: datetime | None  # act on this answer only until then
     reason: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SlotView:
-    start: datetime
-    end: datetime
-    planned_w: float  # the highest power the plan may draw in the slot: sum of the runs' peaks
-    energy_wh: float
-    capacity_w: float  # limit + PV − base load
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class EntryView:
-    execution_id: int
-    appliance: str
-    program: str
-    seq: int
-    start: datetime
-    end: datetime
-    energy_wh: float
-    peak_w: float
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class TimetableView:
-    home: HomeView
-    tick: TickView | None
-    slots: tuple[SlotView, ...]
-    entries: tuple[EntryView, ...]
 
 
 def as_data(value: Any) -> Any:
@@ -324,53 +298,3 @@ def _appliance_state(name, runs, newest, stop, fresh, expires, tick) -> StateVie
         return StateView(name, False, stop.execution_id, "stop", expires,
                          f"execution #{stop.execution_id} must stop: {stop.reason}")
     return StateView(name, False, None, None, expires, "nothing to run")
-
-
-def timetable(session: Session, *, hours: float | None = None) -> TimetableView:
-    """The newest tick's plan: its entries and the planned load per slot for `hours` from its now."""
-    h = load_home(session)
-    info, tick = home(session), last_tick(session)
-    if tick is None:
-        return TimetableView(info, None, (), ())
-    rows = list(session.execute(
-        select(TimetableEntry, Appliance.name, Profile)
-        .join(Execution, Execution.id == TimetableEntry.execution_id)
-        .join(Appliance, Appliance.id == Execution.appliance_id)
-        .join(Profile, Profile.id == Execution.profile_id)
-        .where(TimetableEntry.home_id == h.id)
-        .order_by(TimetableEntry.starts_at, TimetableEntry.execution_id, TimetableEntry.seq)))
-    entries = tuple(EntryView(t.execution_id, appliance, p.name, t.seq, t.starts_at, t.ends_at, t.energy_wh,
-                              t.peak_w) for t, appliance, p in rows)
-    count = max(1, round((hours * 3600 if hours else h.horizon_s) / h.slot_s))
-    snapshot = load_snapshot(session=session, home=h)
-    grid = make_grid(snapshot, tick.now.timestamp(), max(0, count - h.horizon_s // h.slot_s))
-    peaks, energy = [0.0] * count, [0.0] * count
-    for t, _appliance, p in rows:
-        _add_load(grid, _shape(p), t, peaks, energy)
-    slots = tuple(
-        SlotView(_at(grid.start_of(k)), _at(grid.start_of(k + 1)), round(peaks[k], 1), round(energy[k], 3),
-                 round(grid.capacity[k], 1))
-        for k in range(count))
-    return TimetableView(info, tick, slots, entries)
-
-
-def _shape(p: Profile) -> Shape:
-    peaks = tuple(max(w, q) for w, q in zip(p.watts, p.peak_watts, strict=True))
-    return Shape(p.slot_s, tuple(p.watts), peaks)
-
-
-def _add_load(grid, shape: Shape, entry: TimetableEntry, peaks: list[float], energy: list[float]) -> None:
-    """Add the stretch `entry` (profile from its offset) to the per-slot peak and energy sums."""
-    start, end = entry.starts_at.timestamp(), entry.ends_at.timestamp()
-    k = grid.slot_holding(start)
-    while k < len(peaks) and grid.start_of(k) < end:
-        a = entry.offset_s + max(grid.start_of(k), start) - start
-        b = min(shape.duration_s, entry.offset_s + min(grid.start_of(k + 1), end) - start)
-        if b > a:
-            peaks[k] += peak_between(shape, a, b)
-            energy[k] += energy_between(shape, a, b)
-        k += 1
-
-
-def _at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(round(epoch, 3), UTC)
