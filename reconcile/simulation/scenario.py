@@ -14,20 +14,8 @@ from typing import Any
 
 from reconcile.errors import ReconcileError
 from reconcile.shell.textfile import read_text
-from reconcile.simulation.scenario_types import (
-    END_KINDS,
-    OBJECTIVES,
-    SERIES_KINDS,
+from reconcile.simulation.scenario_fields import (
     Clock,
-    EndEarly,
-    Event,
-    ForecastUpdate,
-    Request,
-    Scenario,
-    ScenarioAppliance,
-    ScenarioHome,
-    ScenarioProgram,
-    Series,
     Table,
     boolean,
     duration,
@@ -39,6 +27,20 @@ from reconcile.simulation.scenario_types import (
     show,
     tables,
     text,
+)
+from reconcile.simulation.scenario_types import (
+    END_KINDS,
+    OBJECTIVES,
+    SERIES_KINDS,
+    EndEarly,
+    Event,
+    ForecastUpdate,
+    Request,
+    Scenario,
+    ScenarioAppliance,
+    ScenarioHome,
+    ScenarioProgram,
+    Series,
 )
 from reconcile.units import parse_zone
 
