@@ -6,9 +6,11 @@ Write transactions begin with `BEGIN IMMEDIATE` (SQLAlchemy's pysqlite recipe): 
 deferred BEGIN fails at once with "database is locked" when a read upgrades to a write.
 """
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -16,7 +18,7 @@ from sqlmodel import Session
 
 import migrations
 from reconcile.errors import BusyError, NotMigratedError, ReconcileError
-from reconcile.shell.config import sqlite_path
+from reconcile.shell.config import DB_FILENAME, sqlite_path
 
 BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "wattplan_read_only"  # execution option: this connection only reads, BEGIN deferred
@@ -31,6 +33,38 @@ def make_engine(url: str, *, write: bool = True) -> Engine:
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine, begin="BEGIN IMMEDIATE" if write else "BEGIN")
     return engine
+
+
+def open_database(url: str, *, write: bool = True, migrated: bool = True, create: bool = False,
+                  app_dir: Path | None = None) -> Engine:
+    """The engine of the database at `url`. Unless `create`, the database must exist and (`migrated`)
+    be at the newest revision. With `create`, a missing SQLite file is created (`create_sqlite_file`),
+    and so is `app_dir` (0700: the user's app directory) when the file is the default one in it."""
+    path = sqlite_path(url)
+    if create and app_dir is not None and path == (app_dir / DB_FILENAME).resolve():
+        app_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path is not None and not create and not path.exists():
+        raise NotMigratedError(f"no database at {path}: create it with `wattplan init` or "
+                               "`wattplan db upgrade`")
+    engine = make_engine(url, write=write)
+    if path is not None and create:
+        create_sqlite_file(path)
+    if migrated and not create:
+        require_head(engine)
+    return engine
+
+
+def create_sqlite_file(path: Path) -> None:
+    """An empty database file at `path` unless one is there, 0660: the group may write, others get nothing."""
+    if path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o660))
+        os.chmod(path, 0o660)  # os.open's mode is cut by the umask; SQLite gives -wal/-shm this mode
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise ReconcileError(f"cannot create the database {path}: {error.strerror}") from None
 
 
 def _tune_sqlite(engine: Engine, *, begin: str) -> None:

@@ -1,0 +1,119 @@
+"""Reconcile and watch: tick, status, timetable, decisions and state."""
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from reconcile.commands.base import (
+    Json,
+    Now,
+    Panel,
+    clock,
+    emit,
+    engine,
+    err,
+    moments,
+    option,
+    out,
+    say,
+    seconds,
+    session,
+)
+from reconcile.errors import ExitStatus, ReconcileError
+
+PANEL = Panel("Reconcile and watch")
+
+
+@PANEL.command()
+def tick(now: Now = None, as_json: Json = False) -> None:
+    """Reconcile once: finish, prioritise, plan and decide. The timer runs this every minute."""
+    from reconcile.shell.tick import run_tick
+
+    at = clock()
+    if now is not None:
+        with session(write=False) as s:
+            _zone, at, _ = moments(s, now)
+    report = run_tick(engine=engine(migrated=False), now=at, ran_at=clock())  # it checks the revision
+    if not as_json:
+        return say(report.summary())
+    from reconcile.shell.views import tick_data
+
+    emit(tick_data(report), True)
+
+
+@PANEL.command()
+def status(
+    check: Annotated[bool, typer.Option("--check", help=(
+        "Only check that ticks run: one line, exit 5 if the last is older than --max-age."))] = False,
+    max_age: Annotated[str, typer.Option(
+        metavar="DURATION", help="With --check: the oldest acceptable last tick.")] = "2m",
+    now: Now = None, as_json: Json = False,
+) -> None:
+    """Show the runs: running, paused, pending, with priority, planned start and end, lateness."""
+    from reconcile.presentation import render
+    from reconcile.shell import views
+
+    max_age_s = seconds(max_age, "--max-age")
+    with session(write=False) as s:
+        _zone, at, _ = moments(s, now)
+        fresh, line = views.check(s, now=at, max_age_s=max_age_s) if check else (True, "")
+        view = None if check else views.status(s)
+    if check:
+        say(line, console=out if fresh else err)
+        raise typer.Exit(ExitStatus.OK if fresh else ExitStatus.STALE)
+    if not as_json:
+        say(render.status_header(view, at))
+    emit(view, as_json, render.status(view, at))
+
+
+@PANEL.command()
+def timetable(hours: Annotated[float | None, typer.Option(
+        metavar="N", help="Hours to chart.", show_default="the home's horizon")] = None,
+        as_json: Json = False) -> None:
+    """Chart the newest plan: planned load per slot against capacity (limit + PV - base load)."""
+    from reconcile.presentation import render
+    from reconcile.shell import timetable_view
+
+    if hours is not None and not 0 < hours <= 14 * 24:
+        raise ReconcileError(f"--hours {hours:g} must be above 0 and at most 336 (two weeks)")
+    with session(write=False) as s:
+        view = timetable_view.timetable(s, hours=hours)
+    if as_json or view.tick is None:
+        return emit(view, True) if as_json else say("no plan yet: run `wattplan tick`")
+    out.print(render.chart(view))
+    out.print(render.entries(view))
+
+
+@PANEL.command()
+def decisions(
+    since: Annotated[str | None, option("TIME", "From TIME on (HH:MM: the last one).", "24 hours ago")
+                     ] = None,
+    pending: Annotated[bool, typer.Option("--pending", help=(
+        "Only what an actuator may still act on: the newest decision per run, if valid."))] = False,
+    now: Now = None, as_json: Json = False,
+) -> None:
+    """List the ticks' start, pause, resume and stop decisions, oldest first."""
+    from reconcile.presentation import render
+    from reconcile.shell import views
+
+    with session(write=False) as s:
+        zone, at, times = moments(s, now, since=since)
+        start = times["since"] or at - timedelta(hours=24)
+        start -= timedelta(days=1) if start > at else timedelta(0)  # HH:MM: the last one, not the next
+        rows = views.decisions(s, now=at, since=start, pending=pending)
+    emit(rows, as_json, render.decisions(rows, zone, at))
+
+
+@PANEL.command()
+def state(now: Now = None, as_json: Json = False) -> None:
+    """What each appliance should be doing now: the answer an actuator polls (exit 5 when stale)."""
+    from reconcile.presentation import render
+    from reconcile.shell import views
+
+    with session(write=False) as s:
+        zone, at, _ = moments(s, now)
+        rows, fresh = views.state(s, now=at)
+    emit(rows, as_json, render.state(rows, zone, at))
+    if not fresh:
+        raise typer.Exit(ExitStatus.STALE)
