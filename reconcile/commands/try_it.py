@@ -15,7 +15,7 @@ def demo() -> None:
     """Replay the sample day with wattplan and with no scheduler, side by side; writes wattplan-demo.svg."""
     from reconcile.presentation.comparison import comparison_table, run_demo
 
-    results, picture = run_demo(Path.cwd(), out, clock())
+    results, picture = run_demo(Path.cwd(), out.rich, clock())
     out.print(comparison_table(results))
     say(f"wrote {picture}: the load of both days against the limit (open it in a browser)")
 
