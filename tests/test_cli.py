@@ -258,6 +258,21 @@ def test_ending_a_running_execution_stops_it_at_the_next_tick(washer, command, s
     assert json.loads(wattplan("tick", "--now", "2026-06-30T08:22", "--json").stdout)["decisions"] == []
 
 
+@pytest.mark.parametrize("command", ["done", "cancel"])
+def test_ending_a_run_whose_program_was_already_over_records_its_completion(washer, command):
+    """No tick ran between the program's end (09:30) and the user's word (10:00): the state machine
+    records what happened, a completion at 09:30, and the next tick still stops the appliance."""
+    wattplan("enqueue", "washer", "--now", T0)
+    tick()
+    assert wattplan(command, "1", "--now", "2026-06-30T10:00").stdout == (
+        "execution #1 had already finished its program at 09:30: recorded completed; "
+        "the next tick tells its appliance to stop\n")
+    report = json.loads(wattplan("tick", "--now", "2026-06-30T10:01", "--json").stdout)
+    assert report["decisions"] == [{"execution_id": 1, "kind": "stop", "reason": "profile complete"}]
+    run = json.loads(wattplan("list", "--all", "--json").stdout)[0]
+    assert (run["state"], run["end_reason"], run["ended_at"]) == ("finished", "completed", "2026-06-30T07:30:00Z")
+
+
 def test_status_shows_runs_in_the_home_timezone(heater):
     wattplan("enqueue", "washer", "--now", T0)
     wattplan("enqueue", "heater", "--by", "12:00", "--now", T0)

@@ -42,9 +42,14 @@ def _end(execution_id: int, now: str | None, reason: str) -> None:
     from reconcile.shell.requests import end, get_execution
 
     with session() as s:
-        _zone, at, _ = moments(s, now)
+        zone, at, _ = moments(s, now)
         running = get_execution(s, execution_id).state == "running"
-        end(s, now=at, execution_id=execution_id, reason=reason)
+        change = end(s, now=at, execution_id=execution_id, reason=reason)
+    if change.event == "complete":  # its program was over before the user said so: the history keeps that
+        when = change.ended_at.astimezone(zone)
+        say(f"execution #{execution_id} had already finished its program at {when:%H:%M}: recorded completed; "
+            "the next tick tells its appliance to stop")
+        return
     verb = "cancelled" if reason == "cancelled" else "marked done"
     say(f"{verb} execution #{execution_id}" + ("; the next tick tells its appliance to stop" * running))
 
