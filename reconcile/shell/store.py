@@ -1,10 +1,16 @@
-"""The shell's database side of a tick: rows to frozen values, and a plan back to rows."""
+"""The shell's database side of a tick: rows to frozen values, and a plan back to rows.
+
+The tick's statements are SQLAlchemy Core on the models' tables (`Model.__table__`), not ORM
+queries: a tick is a fresh process, and the ORM's first query (mapper configuration, ORM compile
+state) alone costs about as much as the tick's own work. The store decides nothing: it writes the
+values the plan returned.
+"""
 
 import json
 import math
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, delete, func, select, type_coerce, update
+from sqlalchemy import String, bindparam, delete, func, insert, select, type_coerce, update
 from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Forecast, Home, Profile, Tick, TimetableEntry
@@ -23,21 +29,33 @@ from reconcile.planner.domain import (
 )
 from reconcile.units import utc
 
+NO_HOME = "no home configured yet: run `wattplan init --limit 6.9kW --timezone Europe/Lisbon`"
+EXECUTION, DECISION, TICK, TIMETABLE = (Execution.__table__, Decision.__table__, Tick.__table__,
+                                        TimetableEntry.__table__)
+
 
 def load_home(session: Session) -> Home:
-    """The home (one per database for now); a clear error before `wattplan init`."""
+    """The home as an ORM object, for commands that change it (one per database for now)."""
     home = session.exec(select(Home).order_by(Home.id)).scalars().first()
     if home is None:
-        raise ReconcileError("no home configured yet: run `wattplan init --limit 6.9kW --timezone Europe/Lisbon`")
+        raise ReconcileError(NO_HOME)
     return home
 
 
-def home_value(home: Home) -> domain.Home:
+def home_row(session: Session):
+    """The home's row, read with Core (the tick only reads it); a clear error before `wattplan init`."""
+    row = session.execute(select(Home.__table__).order_by(Home.__table__.c.id).limit(1)).first()
+    if row is None:
+        raise ReconcileError(NO_HOME)
+    return row
+
+
+def home_value(home) -> domain.Home:
     return domain.Home(home.id, home.limit_w, home.timezone, home.slot_s, home.horizon_s, home.reserve_w,
                        home.objective, home.planner)
 
 
-def load_snapshot(*, session: Session, home: Home, now: datetime | None = None,
+def load_snapshot(*, session: Session, home, now: datetime | None = None,
                   for_planning: bool = False) -> Snapshot:
     """Every open execution of `home` as a `Run`; rows that cannot be read become problems.
 
@@ -50,7 +68,7 @@ def load_snapshot(*, session: Session, home: Home, now: datetime | None = None,
         try:
             runs.append(_run(row))
         except (ValueError, TypeError, KeyError) as error:
-            problems.append(f"execution #{row.Execution.id} skipped: {error}")
+            problems.append(f"execution #{row.id} skipped: {error}")
     if runs or not for_planning:
         series = _series(session, home.id, now)
     else:  # nothing to plan: the forecasts would not be looked at
@@ -69,14 +87,14 @@ def load_snapshot(*, session: Session, home: Home, now: datetime | None = None,
 
 def _last_decision():
     return (
-        select(Decision.kind).where(Decision.execution_id == Execution.id)
-        .order_by(Decision.id.desc()).limit(1).scalar_subquery()
+        select(DECISION.c.kind).where(DECISION.c.execution_id == EXECUTION.c.id)
+        .order_by(DECISION.c.id.desc()).limit(1).scalar_subquery()
     )
 
 
 def load_run(session: Session, home_id: int, execution_id: int) -> Run | None:
     """One open execution of `home_id` as a `Run` (None if it is not open or not there)."""
-    row = session.execute(_open_runs_query(home_id).where(Execution.id == execution_id)).first()
+    row = session.execute(_open_runs_query(home_id).where(EXECUTION.c.id == execution_id)).first()
     if row is None:
         return None
     try:
@@ -86,34 +104,35 @@ def load_run(session: Session, home_id: int, execution_id: int) -> Run | None:
 
 
 def _open_runs_query(home_id: int):
+    appliance, profile = Appliance.__table__.c, Profile.__table__.c
     return (
         select(
-            Execution, Appliance.name.label("appliance"), Appliance.interruptible,
-            Appliance.min_run_s, Appliance.min_pause_s, Profile.name.label("program"), Profile.slot_s,
-            type_coerce(Profile.watts, String).label("watts"),
-            type_coerce(Profile.peak_watts, String).label("peaks"),
+            EXECUTION, appliance.name.label("appliance"), appliance.interruptible,
+            appliance.min_run_s, appliance.min_pause_s, profile.name.label("program"),
+            profile.slot_s.label("profile_slot_s"),
+            type_coerce(profile.watts, String).label("watts"),
+            type_coerce(profile.peak_watts, String).label("peaks"),
             _last_decision().label("last_command"),
         )
-        .outerjoin(Appliance, Appliance.id == Execution.appliance_id)
-        .outerjoin(Profile, Profile.id == Execution.profile_id)
-        .where(Execution.home_id == home_id, Execution.state.in_(OPEN_STATES))
-        .order_by(Execution.id)
+        .outerjoin(Appliance.__table__, appliance.id == EXECUTION.c.appliance_id)
+        .outerjoin(Profile.__table__, profile.id == EXECUTION.c.profile_id)
+        .where(EXECUTION.c.home_id == home_id, EXECUTION.c.state.in_(OPEN_STATES))
+        .order_by(EXECUTION.c.id)
     )
 
 
 def _run(row) -> Run:
-    execution: Execution = row.Execution
     if row.appliance is None or row.program is None:
         raise ValueError("its appliance or program no longer exists")
     return Run(
-        id=execution.id, appliance=row.appliance, program=row.program,
-        interruptible=bool(row.interruptible), shape=_shape(row.slot_s, row.watts, row.peaks),
-        requested_at=execution.requested_at, earliest_start=execution.earliest_start,
-        priority_class=execution.priority_class, state=execution.state,
-        state_since=execution.state_since, progress_s=execution.progress_s,
-        latest_end=execution.latest_end, max_delay_s=execution.max_delay_s,
+        id=row.id, appliance=row.appliance, program=row.program,
+        interruptible=bool(row.interruptible), shape=_shape(row.profile_slot_s, row.watts, row.peaks),
+        requested_at=row.requested_at, earliest_start=row.earliest_start,
+        priority_class=row.priority_class, state=row.state,
+        state_since=row.state_since, progress_s=row.progress_s,
+        latest_end=row.latest_end, max_delay_s=row.max_delay_s,
         min_run_s=row.min_run_s or 0, min_pause_s=row.min_pause_s or 0,
-        objective=execution.objective, last_command=row.last_command,
+        objective=row.objective, last_command=row.last_command,
     )
 
 
@@ -134,25 +153,26 @@ def _shape(slot_s: int, watts_text: str, peaks_text: str) -> Shape:
 def _ended(session: Session, home_id: int, now: datetime | None) -> tuple[domain.Ended, ...]:
     """Ended runs whose appliance was last told to run: they still need their stop."""
     query = (
-        select(Execution.id, Execution.state, Execution.end_reason, _last_decision().label("last"))
-        .where(Execution.home_id == home_id, Execution.state.in_(ENDED_STATES))
+        select(EXECUTION.c.id, EXECUTION.c.state, EXECUTION.c.end_reason, _last_decision().label("last"))
+        .where(EXECUTION.c.home_id == home_id, EXECUTION.c.state.in_(ENDED_STATES))
         .where(_last_decision().in_(("start", "resume")))
-        .order_by(Execution.id)
+        .order_by(EXECUTION.c.id)
     )
     if now is not None:  # a stop owed for over a day is moot: `state` already says "off"
-        query = query.where(Execution.ended_at >= now - timedelta(days=1))
+        query = query.where(EXECUTION.c.ended_at >= now - timedelta(days=1))
     return tuple(domain.Ended(r.id, r.state, r.end_reason, r.last) for r in session.execute(query))
 
 
 def _series(session: Session, home_id: int, now: datetime | None) -> dict[str, tuple[Interval, ...]]:
     """The forecast series by kind, as epoch-second intervals (raw column values: no type hop)."""
+    forecast = Forecast.__table__.c
     query = (
-        select(Forecast.kind, type_coerce(Forecast.starts_at, String), type_coerce(Forecast.ends_at, String),
-               Forecast.value)
-        .where(Forecast.home_id == home_id).order_by(Forecast.kind, Forecast.starts_at)
+        select(forecast.kind, type_coerce(forecast.starts_at, String), type_coerce(forecast.ends_at, String),
+               forecast.value)
+        .where(forecast.home_id == home_id).order_by(forecast.kind, forecast.starts_at)
     )
     if now is not None:
-        query = query.where(Forecast.ends_at > now)
+        query = query.where(forecast.ends_at > now)
     series: dict[str, list[Interval]] = {"pv": [], "base": [], "price": []}
     for kind, start, end, value in session.execute(query):
         series[kind].append(Interval(_epoch(start), _epoch(end), value))
@@ -167,27 +187,51 @@ def _epoch(stored: str | datetime) -> float:
 
 
 def last_tick_now(session: Session, home_id: int) -> datetime | None:
-    return session.execute(select(func.max(Tick.now)).where(Tick.home_id == home_id)).scalar()
+    return session.execute(select(func.max(TICK.c.now)).where(TICK.c.home_id == home_id)).scalar()
 
 
-def apply(*, session: Session, home_id: int, tick: Tick, plan: Plan) -> None:
+def start_tick(session: Session, *, home_id: int, now: datetime, ran_at: datetime) -> int:
+    """The tick's row, inserted first so that its decisions and timetable can name it."""
+    row = {"home_id": home_id, "now": now, "ran_at": ran_at, "duration_ms": 0.0, "problems": []}
+    return session.execute(insert(TICK).values(row)).inserted_primary_key[0]
+
+
+def apply(*, session: Session, home_id: int, tick_id: int, plan: Plan) -> None:
     """Write `plan` back: state changes, priorities, decisions, timetable, tick counts."""
     now = plan.now
     changes: dict[int, dict] = {rid: {"id": rid, "priority": p} for rid, p in plan.priorities}
     for change in plan.transitions:
         changes.setdefault(change.execution_id, {"id": change.execution_id}).update(transition_columns(change))
     _write_plan_columns(changes, plan)
-    if changes:
-        session.execute(update(Execution), list(changes.values()))
-    session.add_all(
-        Decision(home_id=home_id, tick_id=tick.id, execution_id=d.execution_id, kind=d.kind, at=now,
-                 valid_until=now + timedelta(seconds=DECISION_TTL_S), reason=d.reason)
-        for d in plan.decisions
-    )
-    _write_timetable(session, home_id, tick.id, plan)
-    tick.finished, tick.decisions = len(plan.finished), len(plan.decisions)
-    tick.planned, tick.unplaced = len(plan.placements), len(plan.unplaced)
-    tick.problems = list(plan.problems)
+    _update_by_id(session, EXECUTION, changes.values())
+    _insert(session, DECISION, [
+        {"home_id": home_id, "tick_id": tick_id, "execution_id": d.execution_id, "kind": d.kind, "at": now,
+         "valid_until": now + timedelta(seconds=DECISION_TTL_S), "reason": d.reason}
+        for d in plan.decisions])
+    _write_timetable(session, home_id, tick_id, plan)
+    session.execute(update(TICK).where(TICK.c.id == tick_id).values(
+        finished=len(plan.finished), decisions=len(plan.decisions), planned=len(plan.placements),
+        unplaced=len(plan.unplaced), problems=list(plan.problems)))
+
+
+def finish_tick(session: Session, tick_id: int, duration_ms: float) -> None:
+    session.execute(update(TICK).where(TICK.c.id == tick_id).values(duration_ms=duration_ms))
+
+
+def _insert(session: Session, table, rows: list[dict]) -> None:
+    if rows:
+        session.execute(insert(table), rows)
+
+
+def _update_by_id(session: Session, table, rows) -> None:
+    """UPDATE … WHERE id = :id for each row, one executemany per set of columns written."""
+    by_columns: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, group in by_columns.items():
+        values = {c: bindparam(f"new_{c}") for c in columns if c != "id"}
+        statement = update(table).where(table.c.id == bindparam("row_id")).values(values)
+        session.execute(statement, [{"row_id": r["id"], **{f"new_{c}": r[c] for c in values}} for r in group])
 
 
 def transition_columns(change: Transition) -> dict:
@@ -211,10 +255,8 @@ def _write_plan_columns(changes: dict[int, dict], plan: Plan) -> None:
 
 
 def _write_timetable(session: Session, home_id: int, tick_id: int, plan: Plan) -> None:
-    session.execute(delete(TimetableEntry).where(TimetableEntry.home_id == home_id))
-    session.add_all(
-        TimetableEntry(home_id=home_id, tick_id=tick_id, execution_id=p.execution_id, seq=seq,
-                       starts_at=s.start, ends_at=s.end, offset_s=round(s.offset_s, 3),
-                       energy_wh=s.energy_wh, peak_w=s.peak_w)
-        for p in plan.placements for seq, s in enumerate(p.segments)
-    )
+    session.execute(delete(TIMETABLE).where(TIMETABLE.c.home_id == home_id))
+    _insert(session, TIMETABLE, [
+        {"home_id": home_id, "tick_id": tick_id, "execution_id": p.execution_id, "seq": seq, "starts_at": s.start,
+         "ends_at": s.end, "offset_s": round(s.offset_s, 3), "energy_wh": s.energy_wh, "peak_w": s.peak_w}
+        for p in plan.placements for seq, s in enumerate(p.segments)])

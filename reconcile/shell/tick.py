@@ -9,12 +9,11 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from models import Tick
 from reconcile.planner.domain import Plan
 from reconcile.planner.plan import plan as make_plan
 from reconcile.planner.timetable import build_timetable
 from reconcile.shell.db import require_head, transaction, translate_errors
-from reconcile.shell.store import apply, load_home, load_snapshot
+from reconcile.shell.store import apply, finish_tick, home_row, load_snapshot, start_tick
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +47,13 @@ def run_tick(*, engine: Engine, now: datetime, ran_at: datetime | None = None) -
 def _tick(engine: Engine, now: datetime, ran_at: datetime) -> TickReport:
     started = time.perf_counter()
     with transaction(engine) as session:
-        home = load_home(session)
+        home = home_row(session)
         snapshot = load_snapshot(session=session, home=home, now=now, for_planning=True)
         plan = make_plan(snapshot, now, timetable=timetable_for(snapshot.home.planner))
-        tick = Tick(home_id=home.id, now=plan.now, ran_at=ran_at, duration_ms=0.0)
-        session.add(tick)
-        session.flush()
-        apply(session=session, home_id=home.id, tick=tick, plan=plan)
-        tick.duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        tick_id, duration = tick.id, tick.duration_ms
+        tick_id = start_tick(session, home_id=home.id, now=plan.now, ran_at=ran_at)
+        apply(session=session, home_id=home.id, tick_id=tick_id, plan=plan)
+        duration = round((time.perf_counter() - started) * 1000, 3)
+        finish_tick(session, tick_id, duration)
     return TickReport(tick_id, plan.now, plan, duration, plan.clock_behind_s)
 
 
