@@ -20,12 +20,12 @@ grid, committed heads and windows are computed by the greedy planner's own code.
 import math
 
 from reconcile.planner.domain import Placement, Run, Snapshot, Unplaced
-from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between
+from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between, slot_count
 from reconcile.planner.objectives import window_end, window_last_start
 from reconcile.planner.placement import Use, contiguous_uses, misfit, occupy
 from reconcile.planner.priority import priority
 from reconcile.planner.states import progress_at
-from reconcile.planner.timetable import committed_head, placement_of, why_unplaced
+from reconcile.planner.timetable import committed_head, placement_of, tail_slots, why_unplaced
 
 LATE_PER_SLOT = 100.0  # currency per slot late: any lateness costs more than any energy
 DROP = 1e6  # leaving a run out costs more than any lateness
@@ -68,8 +68,7 @@ def _slot_seconds(grid: Grid, k: int) -> float:
 
 
 def build_model(snapshot: Snapshot, runs: tuple[Run, ...], now: float) -> Model:
-    tail = max((math.ceil(r.shape.duration_s / snapshot.home.slot_s) for r in runs), default=0) + 2
-    grid = make_grid(snapshot, now, tail)
+    grid = make_grid(snapshot, now, tail_slots(snapshot, runs))
     model = Model(grid)
     capacity = list(grid.capacity)
     for run in runs:
@@ -131,7 +130,7 @@ def _add_pausable(model: Model, capacity: list[float], run: Run, done: float, lo
         lo = max(lo, grid.slot_at_or_after(run.state_since.timestamp() + run.min_pause_s))
     peak = peak_between(run.shape, done, run.shape.duration_s)
     power_wh_s = energy_between(run.shape, done, run.shape.duration_s) / remaining  # Wh per second
-    end, slots_needed = window_end(grid, run), math.ceil(remaining / grid.slot_s - EPS)
+    end, slots_needed = window_end(grid, run), slot_count(remaining, grid.slot_s)
     delay = TIE_PRIORITY * prio / grid.horizon / slots_needed
     fits = (k for k in range(lo, n) if capacity[k] + EPS >= peak)
     on = {k: model.var(LATE_PER_SLOT * (k >= end) + delay * (k - lo)) for k in fits}
@@ -163,8 +162,8 @@ def _stretch_rules(model: Model, run: Run, on: dict[int, int], lo: int, n: int, 
     """Minimum run (unless the stretch finishes the run), minimum pause, no new stretch past the
     horizon. Before `lo` the run is on when it is running now."""
     grid = model.grid
-    run_slots = min(math.ceil(run.min_run_s / grid.slot_s - EPS), math.ceil(remaining / grid.slot_s - EPS))
-    pause_slots = math.ceil(run.min_pause_s / grid.slot_s - EPS)
+    run_slots = min(slot_count(run.min_run_s, grid.slot_s), slot_count(remaining, grid.slot_s))
+    pause_slots = slot_count(run.min_pause_s, grid.slot_s)
     done_by = _done_by(model, on, lo, n, remaining) if run_slots > 1 else {}
     for k in range(lo, n):
         # was = y[k-1]: as terms and a constant
@@ -233,10 +232,10 @@ def decode(model: Model, runs: tuple[Run, ...], values) -> tuple[tuple[Placement
 
 
 def plan_cost(snapshot: Snapshot, now: float, placements: tuple[Placement, ...], runs: tuple[Run, ...],
-              tail_slots: int = 0) -> tuple[float, float]:
+              tail: int = 0) -> tuple[float, float]:
     """(import cost, Wh imported) of `placements` over the grid at `now`: per slot,
     price × max(0, load + base − PV); the same function judges every planner."""
-    grid = make_grid(snapshot, now, tail_slots or _tail(snapshot, runs))
+    grid = make_grid(snapshot, now, tail or tail_slots(snapshot, runs))
     load = [0.0] * len(grid.capacity)
     shapes = {run.id: run.shape for run in runs}
     for p in placements:
@@ -255,7 +254,3 @@ def plan_cost(snapshot: Snapshot, now: float, placements: tuple[Placement, ...],
         cost += net * grid.price[k] / 1000
         imported += net
     return cost, imported
-
-
-def _tail(snapshot: Snapshot, runs: tuple[Run, ...]) -> int:
-    return max((math.ceil(r.shape.duration_s / snapshot.home.slot_s) for r in runs), default=0) + 2

@@ -21,6 +21,11 @@ from reconcile.planner.priority import claim_order
 from reconcile.planner.states import progress_at
 
 
+def tail_slots(snapshot: Snapshot, runs: tuple[Run, ...]) -> int:
+    """Slots the grid reaches past the horizon: the longest profile may start at its last slot."""
+    return max((slot_count(r.shape.duration_s, snapshot.home.slot_s) for r in runs), default=0) + 2
+
+
 def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
     """Placements for every run that fits in the horizon, and the reasons for those that do not.
 
@@ -29,8 +34,7 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
     """
     if not runs:
         return (), (), None
-    tail = max((slot_count(r.shape.duration_s, snapshot.home.slot_s) for r in runs), default=0) + 2
-    grid = make_grid(snapshot, now, tail)
+    grid = make_grid(snapshot, now, tail_slots(snapshot, runs))
     capacity = list(grid.capacity)
     uses: dict[int, list[Use]] = {}
     busy: dict[str, set[int]] = {}  # slots each appliance is already planned in: one run at a time
