@@ -26,15 +26,20 @@ PANEL = Panel("Reconcile and watch")
 
 
 @PANEL.command()
-def tick(now: Now = None, as_json: Json = False) -> None:
+def tick(now: Now = None, as_json: Json = False, keep: Annotated[str, option(
+        "DURATION", "Prune ticks and decisions older than this (executions stay; 0: keep all).", "90d")
+        ] = "90d") -> None:
     """Reconcile once: finish, prioritise, plan and decide. The timer runs this every minute."""
     from reconcile.shell.tick import run_tick
 
+    keep_s = seconds(keep, "--keep")
+    if keep_s and keep_s < 86400:
+        raise ReconcileError(f"--keep {keep} is under a day: `decisions` shows the last 24 hours")
     at = clock()
     if now is not None:
         with session(write=False) as s:
             _zone, at, _ = moments(s, now)
-    report = run_tick(engine=engine(migrated=False), now=at, ran_at=clock())  # it checks the revision
+    report = run_tick(engine=engine(migrated=False), now=at, ran_at=clock(), keep_s=keep_s or None)
     if not as_json:
         return say(report.summary())
     from reconcile.shell.views import tick_data

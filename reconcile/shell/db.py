@@ -3,24 +3,34 @@
 Every connection gets WAL (readers never block the tick), a 10 s busy timeout, foreign keys and
 synchronous=NORMAL (durable at each WAL checkpoint, safe against corruption on power loss).
 Write transactions begin with `BEGIN IMMEDIATE` (SQLAlchemy's pysqlite recipe): the default
-deferred BEGIN fails at once with "database is locked" when a read upgrades to a write.
+deferred BEGIN fails at once with "database is locked" when a read upgrades to a write. A BEGIN
+IMMEDIATE that still finds the lock taken after the busy timeout is retried until `LOCK_WAIT_S`
+(nothing was done yet, so a retry is safe): SQLite's busy handler is no queue, and a waiter can be
+overtaken for longer than one timeout on a loaded machine.
+
+Before an engine touches a SQLite file, `open_database` looks at it (`dbfile.inspect`): wattplan
+writes only into a missing or empty file or its own database, never into another program's file or a
+damaged one, and a file it may not write is read without leaving `-wal`/`-shm` files behind.
 """
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 import migrations
 from reconcile.errors import BusyError, NotMigratedError, ReconcileError
+from reconcile.shell import dbfile
 from reconcile.shell.config import DB_FILENAME, sqlite_path
 
 BUSY_TIMEOUT_MS = 10_000
+LOCK_WAIT_S = 30.0  # the longest a write transaction waits for the write lock, retries included
 READ_ONLY = "wattplan_read_only"  # execution option: this connection only reads, BEGIN deferred
 
 
@@ -29,7 +39,12 @@ def make_engine(url: str, *, write: bool = True) -> Engine:
     path = sqlite_path(url)
     if path is not None and write and not path.parent.is_dir():
         raise ReconcileError(f"cannot create the database: directory {path.parent} does not exist")
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if path else {})
+    if path is not None and not write and path.exists() and not dbfile.writable(path):
+        uri = dbfile.read_only_uri(path)  # no -wal/-shm left behind with the file's read-only mode
+        engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False))
+    else:
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if path else {})
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine, begin="BEGIN IMMEDIATE" if write else "BEGIN")
     return engine
@@ -43,15 +58,35 @@ def open_database(url: str, *, write: bool = True, migrated: bool = True, create
     path = sqlite_path(url)
     if create and app_dir is not None and path == (app_dir / DB_FILENAME).resolve():
         app_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path is not None and not create and not path.exists():
-        raise NotMigratedError(f"no database at {path}: create it with `wattplan init` or "
-                               "`wattplan db upgrade`")
+    if path is not None:
+        _check_file(path, create=create)
     engine = make_engine(url, write=write)
     if path is not None and create:
         create_sqlite_file(path)
     if migrated and not create:
         require_head(engine)
     return engine
+
+
+def _check_file(path: Path, *, create: bool) -> None:
+    """Refuse, in one line, a file wattplan must not use: see `dbfile`. Before migrations
+    (`create`) the file's pages are checked too (`PRAGMA quick_check`)."""
+    try:
+        state = dbfile.inspect(path, timeout_s=BUSY_TIMEOUT_MS / 1000, integrity=create)
+    except sqlite3.OperationalError as error:
+        raise database_error(DBAPIError(None, None, error)) from None
+    dbfile.refuse_foreign(path, state)
+    if state.kind == "own":
+        require_known(state.revision)
+    if create:
+        return
+    if state.kind == "missing":
+        raise NotMigratedError(f"no database at {path}: create it with `wattplan init` or "
+                               "`wattplan db upgrade`")
+    if state.kind == "zero":  # a truncated database looks just like this: say so before anything else
+        raise NotMigratedError(f"{path} is an empty file (0 bytes), not a database: if it held "
+                               "wattplan's data, restore it from a backup; to start a new home in it, "
+                               "run `wattplan init --limit POWER --timezone ZONE`")
 
 
 def create_sqlite_file(path: Path) -> None:
@@ -84,7 +119,15 @@ def _tune_sqlite(engine: Engine, *, begin: str) -> None:
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:
         # A read marked READ_ONLY (the schema check) must not queue for the write lock behind a tick.
-        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else begin)
+        if connection.get_execution_options().get(READ_ONLY) or begin == "BEGIN":
+            return connection.exec_driver_sql("BEGIN")
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                return connection.exec_driver_sql(begin)
+            except OperationalError as error:  # busy after the whole busy timeout: BEGIN did nothing
+                if not is_busy(error) or time.monotonic() + BUSY_TIMEOUT_MS / 1000 > deadline:
+                    raise
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -98,13 +141,31 @@ def current_revision(engine: Engine) -> str | None:
             raise
 
 
+def require_known(revision: str | None) -> None:
+    """Refuse a revision no migration here knows: `db upgrade` could not move it anywhere."""
+    if revision is not None and revision not in dbfile.known_revisions():
+        raise NotMigratedError(f"the database is at revision {revision}, which this wattplan does not know "
+                               f"(its newest is {migrations.HEAD}; a newer wattplan migrated it): run that "
+                               "newer wattplan, or give another database with --db")
+
+
 def require_head(engine: Engine) -> None:
     """Refuse a database that is not at the newest revision (one line, its own exit code)."""
     revision = translate_errors(current_revision, engine)
+    require_known(revision)
     if revision != migrations.HEAD:
         found = "has no schema yet" if revision is None else (
             f"is at revision {revision}, not {migrations.HEAD}")
         raise NotMigratedError(f"the database {found}: run `wattplan db upgrade`")
+
+
+@contextmanager
+def transaction_on(connection: Connection, *, write: bool) -> Iterator[Session]:
+    """One session in one transaction on `connection`: BEGIN IMMEDIATE if `write`, else a plain
+    read transaction that never waits for the write lock. Committed on success."""
+    connection.execution_options(**{READ_ONLY: not write})
+    with connection.begin(), Session(bind=connection, expire_on_commit=False) as session:
+        yield session
 
 
 @contextmanager
@@ -122,12 +183,20 @@ def translate_errors(function, *args, **kwargs):
         raise database_error(error) from None
 
 
+def is_busy(error: DBAPIError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock; nothing was done."""
+    message = str(error.orig if error.orig is not None else error).lower()
+    return "locked" in message or "busy" in message
+
+
 def database_error(error: DBAPIError) -> ReconcileError:
     """The user-facing error for a failed database operation: transient ones exit BUSY."""
     message = str(error.orig).splitlines()[0] if error.orig is not None else str(error)
     lowered = message.lower()
-    if "locked" in lowered or "busy" in lowered:
-        return BusyError(f"database busy, try again: {message}")
+    if is_busy(error):
+        return BusyError(f"database busy for {LOCK_WAIT_S:.0f} s, try again: {message}")
+    if "malformed" in lowered or "not a database" in lowered:
+        return dbfile.DamagedError(f"the database is damaged ({message}); restore it from a backup")
     if "full" in lowered or "disk i/o" in lowered:
         return BusyError(f"the disk refused the write ({message}); nothing was changed")
     if "readonly" in lowered or "read-only" in lowered:

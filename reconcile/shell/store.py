@@ -27,6 +27,8 @@ from reconcile.planner.domain import (
     Snapshot,
     Transition,
 )
+from reconcile.planner.plan import latest_now
+from reconcile.planner.states import covered
 from reconcile.units import utc
 
 NO_HOME = "no home configured yet: run `wattplan init --limit 6.9kW --timezone Europe/Lisbon`"
@@ -63,6 +65,8 @@ def load_snapshot(*, session: Session, home, now: datetime | None = None,
     left out: the tick never looks back, and its reads stay flat as history grows.
     `for_planning` (the tick) skips the forecasts when no run is open.
     """
+    if now is not None:
+        _require_plannable(home_value(home), now)
     runs, problems = [], []
     for row in session.execute(_open_runs_query(home.id)):
         try:
@@ -85,6 +89,14 @@ def load_snapshot(*, session: Session, home, now: datetime | None = None,
     )
 
 
+def _require_plannable(home: domain.Home, now: datetime) -> None:
+    """A `now` whose planning horizon would run past the end of the calendar is refused in one line."""
+    latest = latest_now(home)
+    if now > latest:
+        raise ReconcileError(f"cannot plan at {now:%Y-%m-%d %H:%M}Z: the {home.horizon_s}s planning horizon would "
+                             f"run past the end of the calendar; the latest instant to plan at is {latest:%Y-%m-%d}")
+
+
 def _last_decision():
     return (
         select(DECISION.c.kind).where(DECISION.c.execution_id == EXECUTION.c.id)
@@ -93,12 +105,14 @@ def _last_decision():
 
 
 def load_run(session: Session, home_id: int, execution_id: int) -> Run | None:
-    """One open execution of `home_id` as a `Run` (None if it is not open or not there)."""
+    """One open execution of `home_id` as a `Run`, its progress covered by the newest tick (None
+    if it is not open or not there)."""
     row = session.execute(_open_runs_query(home_id).where(EXECUTION.c.id == execution_id)).first()
     if row is None:
         return None
     try:
-        return _run(row)
+        last = last_tick_now(session, home_id)
+        return covered(_run(row), last, last)  # ended at any instant: counted no further than the cover
     except (ValueError, TypeError, KeyError) as error:
         raise ReconcileError(f"execution #{execution_id} cannot be read: {error}") from None
 
@@ -187,7 +201,9 @@ def _epoch(stored: str | datetime) -> float:
 
 
 def last_tick_now(session: Session, home_id: int) -> datetime | None:
-    return session.execute(select(func.max(TICK.c.now)).where(TICK.c.home_id == home_id)).scalar()
+    """The newest tick's `now`: the last one written (a clock that came back makes `now`s go down)."""
+    return session.execute(select(TICK.c.now).where(TICK.c.home_id == home_id).order_by(TICK.c.id.desc())
+                           .limit(1)).scalar()
 
 
 def start_tick(session: Session, *, home_id: int, now: datetime, ran_at: datetime) -> int:
@@ -260,3 +276,30 @@ def _write_timetable(session: Session, home_id: int, tick_id: int, plan: Plan) -
         {"home_id": home_id, "tick_id": tick_id, "execution_id": p.execution_id, "seq": seq, "starts_at": s.start,
          "ends_at": s.end, "offset_s": round(s.offset_s, 3), "energy_wh": s.energy_wh, "peak_w": s.peak_w}
         for p in plan.placements for seq, s in enumerate(p.segments)])
+
+
+PRUNE_BATCH = 1000  # old ticks looked at per tick: a year-old backlog is cleared a batch a minute
+
+
+def prune(session: Session, home_id: int, before: datetime) -> int:
+    """Delete ticks and decisions from before `before`; returns the rows deleted.
+
+    Executions are history and stay. Each execution's newest decision stays (`state`, `decisions
+    --pending` and the tick's own `last_command` read it), and so do the ticks that made them and
+    the newest tick (the clock rules compare with it): a pruned database answers as before.
+    """
+    old = list(session.execute(
+        select(TICK.c.id).where(TICK.c.home_id == home_id, TICK.c.now < before)
+        .order_by(TICK.c.id).limit(PRUNE_BATCH)).scalars())
+    if not old:
+        return 0
+    newer = DECISION.alias("newer")
+    superseded = select(newer.c.id).where(newer.c.execution_id == DECISION.c.execution_id,
+                                          newer.c.id > DECISION.c.id).exists()
+    decisions = session.execute(delete(DECISION).where(DECISION.c.tick_id.in_(old), superseded)).rowcount
+    newest = select(func.max(TICK.c.id)).where(TICK.c.home_id == home_id).scalar_subquery()
+    ticks = session.execute(delete(TICK).where(
+        TICK.c.id.in_(old), TICK.c.id != newest,
+        ~select(DECISION.c.id).where(DECISION.c.tick_id == TICK.c.id).exists(),
+        ~select(TIMETABLE.c.id).where(TIMETABLE.c.tick_id == TICK.c.id).exists())).rowcount
+    return decisions + ticks

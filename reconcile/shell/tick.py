@@ -1,19 +1,33 @@
-"""`run_tick`: load → plan(snapshot, now) → apply, in one write transaction.
+"""`run_tick`: load → plan(snapshot, now) → apply, the write in one transaction.
 
-A crash anywhere rolls the whole tick back; two ticks at once serialise on BEGIN IMMEDIATE.
+The write lock is held only to write. On SQLite the tick loads and plans in a plain read transaction
+(which never waits and blocks no one), then takes the lock (`BEGIN IMMEDIATE`) and writes only if no
+other connection committed anything since its read (`PRAGMA data_version` is unchanged); else it
+plans again from the new state, and after `OPTIMISTIC_TRIES` it plans under the lock. So what is
+written is always the plan of the state it is written over, as with one transaction. A crash
+anywhere rolls the write back; two ticks at once serialise on BEGIN IMMEDIATE, and the second
+re-plans from the first one's result.
+
+The read also runs `PRAGMA quick_check`: a tick never writes into a damaged file. With `keep_s`,
+ticks and decisions older than that are pruned in the same write (`store.prune`).
 """
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from reconcile.planner.domain import Plan
 from reconcile.planner.plan import plan as make_plan
 from reconcile.planner.timetable import build_timetable
-from reconcile.shell.db import require_head, transaction, translate_errors
-from reconcile.shell.store import apply, finish_tick, home_row, load_snapshot, start_tick
+from reconcile.shell.db import require_head, transaction_on, translate_errors
+from reconcile.shell.dbfile import check_integrity
+from reconcile.shell.store import apply, finish_tick, home_row, load_snapshot, prune, start_tick
+
+OPTIMISTIC_TRIES = 2  # plans made outside the lock before one is made under it
+DEFAULT_KEEP_S = 90 * 86400  # `wattplan tick --keep`: ticks and decisions older than this are pruned
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +37,9 @@ class TickReport:
     plan: Plan
     duration_ms: float
     clock_behind_s: float  # > 0: the given now was before the last tick's; planned at that instead
+    lock_ms: float = 0.0  # how long the tick held the write lock
+    replans: int = 0  # plans discarded because another connection wrote meanwhile
+    pruned: int = 0  # old ticks and decisions removed
 
     def summary(self) -> str:
         """One line for the journal."""
@@ -33,28 +50,67 @@ class TickReport:
         said = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no decisions"
         extra = f"; {len(p.problems)} skipped" if p.problems else ""
         extra += f"; clock {self.clock_behind_s:.0f}s behind last tick" if self.clock_behind_s > 0 else ""
+        extra += ": it was a jump, planned at now" if p.clock_returned else ""
         return (f"tick {self.tick_id} at {self.now.isoformat(timespec='seconds')}: {said}; "
                 f"{len(p.finished)} finished, {len(p.placements)} planned, {len(p.unplaced)} unplaced"
                 f"{extra} ({self.duration_ms:.0f} ms)")
 
 
-def run_tick(*, engine: Engine, now: datetime, ran_at: datetime | None = None) -> TickReport:
-    """Reconcile the database at `now`; `ran_at` is the wall clock (defaults to `now`)."""
+def run_tick(*, engine: Engine, now: datetime, ran_at: datetime | None = None,
+             keep_s: int | None = None) -> TickReport:
+    """Reconcile the database at `now`; `ran_at` is the wall clock (defaults to `now`); with
+    `keep_s`, ticks and decisions older than `keep_s` before `now` are pruned."""
     require_head(engine)
-    return translate_errors(_tick, engine, now, ran_at or now)
+    return translate_errors(_tick, engine, now, ran_at or now, keep_s)
 
 
-def _tick(engine: Engine, now: datetime, ran_at: datetime) -> TickReport:
+def _tick(engine: Engine, now: datetime, ran_at: datetime, keep_s: int | None) -> TickReport:
     started = time.perf_counter()
-    with transaction(engine) as session:
-        home = home_row(session)
-        snapshot = load_snapshot(session=session, home=home, now=now, for_planning=True)
-        plan = make_plan(snapshot, now, timetable=timetable_for(snapshot.home.planner))
-        tick_id = start_tick(session, home_id=home.id, now=plan.now, ran_at=ran_at)
-        apply(session=session, home_id=home.id, tick_id=tick_id, plan=plan)
-        duration = round((time.perf_counter() - started) * 1000, 3)
-        finish_tick(session, tick_id, duration)
-    return TickReport(tick_id, plan.now, plan, duration, plan.clock_behind_s)
+    sqlite = engine.dialect.name == "sqlite"
+    replans = 0
+    with engine.connect() as connection:  # one connection: data_version counts others' commits on it
+        for _ in range(OPTIMISTIC_TRIES if sqlite else 0):
+            with transaction_on(connection, write=False) as session:
+                home, plan = _plan(session, now)
+                seen = _data_version(session)
+                check_integrity(connection.connection.driver_connection, _path(engine))
+            with transaction_on(connection, write=True) as session:
+                locked = time.perf_counter()
+                home_row(session)  # a read first: data_version is this snapshot's from here on
+                if _data_version(session) == seen:
+                    return _write(session, home, plan, ran_at, keep_s, started, locked, replans)
+            replans += 1
+        with transaction_on(connection, write=True) as session:  # not SQLite, or the state kept changing
+            locked = time.perf_counter()
+            home, plan = _plan(session, now)
+            if sqlite:
+                check_integrity(connection.connection.driver_connection, _path(engine))
+            return _write(session, home, plan, ran_at, keep_s, started, locked, replans)
+
+
+def _plan(session, now: datetime):
+    home = home_row(session)
+    snapshot = load_snapshot(session=session, home=home, now=now, for_planning=True)
+    return home, make_plan(snapshot, now, timetable=timetable_for(snapshot.home.planner))
+
+
+def _write(session, home, plan: Plan, ran_at, keep_s, started, locked, replans) -> TickReport:
+    tick_id = start_tick(session, home_id=home.id, now=plan.now, ran_at=ran_at)
+    apply(session=session, home_id=home.id, tick_id=tick_id, plan=plan)
+    pruned = prune(session, home.id, plan.now - timedelta(seconds=keep_s)) if keep_s else 0
+    duration = round((time.perf_counter() - started) * 1000, 3)
+    finish_tick(session, tick_id, duration)
+    lock_ms = round((time.perf_counter() - locked) * 1000, 3)
+    return TickReport(tick_id, plan.now, plan, duration, plan.clock_behind_s, lock_ms, replans, pruned)
+
+
+def _data_version(session) -> int:
+    """SQLite's count of commits by other connections, as seen by this transaction."""
+    return session.execute(text("PRAGMA data_version")).scalar()
+
+
+def _path(engine: Engine) -> Path:
+    return Path(engine.url.database or "?")
 
 
 def timetable_for(planner: str):
