@@ -123,18 +123,39 @@ def test_same_database_and_now_give_a_byte_identical_timetable(busy, db_path, tm
         assert a and repr(a) == repr(b), query
 
 
-def test_tick_after_five_hours_of_downtime_finishes_runs_at_their_end(busy) -> None:
-    run_tick(engine=busy, now=T0)
+def test_tick_after_five_hours_of_downtime_finishes_at_their_end_the_runs_over_inside_their_cover(busy) -> None:
+    """Level-triggered after downtime, counting only what a valid decision covered: the ticks stop
+    after T0 + 29 min, so the runs were vouched for until T0 + 31 min (then `state` read stale and
+    the appliances were switched off). The washer (30 min) was over by then: it finished at its
+    end, not at the tick's now. The dishwasher (90 min) had run 31 min: it resumes from there."""
+    for minute in range(30):
+        run_tick(engine=busy, now=T0 + minute * MIN)
     report = run_tick(engine=busy, now=T0 + 5 * HOUR)
-    assert {(f.execution_id, f.ended_at) for f in report.plan.finished} == {(1, T0 + 30 * MIN), (2, T0 + 90 * MIN)}
-    assert decided(report) == {(1, "stop"), (2, "stop"), (3, "start")}
+    assert {(f.execution_id, f.ended_at) for f in report.plan.finished} == {(1, T0 + 30 * MIN)}
+    assert decided(report) == {(1, "stop"), (2, "resume"), (3, "start")}
     rows = executions(busy)
-    for i, minutes in ((1, 30), (2, 90)):
-        assert (rows[i].state, rows[i].end_reason) == ("finished", "completed")
-        assert rows[i].ended_at == rows[i].started_at + minutes * MIN
-        assert rows[i].progress_s == minutes * 60
+    assert (rows[1].state, rows[1].end_reason, rows[1].ended_at, rows[1].progress_s) == (
+        "finished", "completed", T0 + 30 * MIN, 1800)
+    assert (rows[2].state, rows[2].state_since, rows[2].progress_s) == ("running", T0 + 5 * HOUR, 31 * 60)
     assert (rows[3].state, rows[3].started_at) == ("running", T0 + 5 * HOUR)
     assert run_tick(engine=busy, now=T0 + 5 * HOUR).plan.decisions == ()
+
+
+def test_a_run_stale_from_two_minutes_after_its_start_is_not_completed_by_the_books(busy) -> None:
+    """Issue 10: told to run at T0 and stale from T0 + 2 min (the timer died for two hours), the
+    washer was recorded at the next tick as completed with its whole program done."""
+    run_tick(engine=busy, now=T0)
+    report = run_tick(engine=busy, now=T0 + 2 * HOUR)
+    assert (report.plan.finished, decided(report)) == ((), {(1, "resume"), (2, "resume")})
+    rows = executions(busy)
+    assert [(rows[i].state, rows[i].progress_s, rows[i].ended_at) for i in (1, 2)] == [
+        ("running", 120.0, None), ("running", 120.0, None)]
+    ends = {}
+    for minute in range(1, 30):
+        report = run_tick(engine=busy, now=T0 + 2 * HOUR + minute * MIN)
+        ends |= {f.execution_id: f.ended_at for f in report.plan.finished}
+    assert ends == {1: T0 + 2 * HOUR + 28 * MIN}  # 2 min covered before, 28 after: 30 min in all
+    assert executions(busy)[1].progress_s == 1800
 
 
 def test_clock_stepped_back_plans_at_the_last_ticks_now(busy) -> None:
@@ -165,7 +186,8 @@ def test_malformed_row_is_reported_and_skipped_while_others_are_scheduled(busy, 
 
 @pytest.mark.parametrize("reason", ["cancelled", "done"])
 def test_ending_a_running_run_stops_it_and_frees_its_power(busy, reason) -> None:
-    run_tick(engine=busy, now=T0)
+    for minute in range(5):  # a tick a minute: the runs stay covered (a gap would resume them)
+        run_tick(engine=busy, now=T0 + minute * MIN)
     with transaction(busy) as session:
         requests.end(session, now=T0 + 5 * MIN, execution_id=1, reason=reason)
     report = run_tick(engine=busy, now=T0 + 5 * MIN)

@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 DECISION_TTL_S = 120  # two tick periods: a decision not acted on by then is stale
+# How far behind the newest tick a `now` may be and still be the same clock running behind: the
+# tick plans at the newest tick's instant (nothing replays). Further behind, the newest tick's
+# instant is taken as a clock jump that has been undone, and the tick plans at `now`. An hour: a
+# Raspberry Pi's fake-hwclock restores a time saved hourly, so it comes back up to an hour behind.
+CLOCK_STEP_BACK_S = 3600
 
 # The execution states, named once for the code (models.STATES keeps the schema's CHECK list).
 OPEN_STATES = ("pending", "running", "paused")  # a run the planner still places or runs
@@ -63,6 +68,9 @@ class Run:
     min_pause_s: int = 0
     objective: str | None = None
     last_command: str | None = None  # kind of the newest decision about this run
+    # A running run's progress counts only up to here: the newest tick's `now` + DECISION_TTL_S,
+    # after which no decision vouches for it and an actuator switches it off. None: not capped.
+    covered_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +99,7 @@ class Snapshot:
     base: tuple[Interval, ...] = ()
     price: tuple[Interval, ...] = ()
     problems: tuple[str, ...] = ()  # rows the loader skipped, reported by the tick
-    last_tick_at: datetime | None = None  # the newest tick's `now`: the clock must not go behind it
+    last_tick_at: datetime | None = None  # the newest tick's `now` (by id): see `plan.planning_instant`
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +177,8 @@ class Plan:
     unplaced: tuple[Unplaced, ...] = ()
     decisions: tuple[Decision, ...] = ()
     problems: tuple[str, ...] = field(default=())
-    clock_behind_s: float = 0.0  # > 0: the given now was before the last tick's
+    clock_behind_s: float = 0.0  # > 0: the given now was that far before the newest tick's
+    clock_returned: bool = False  # behind by over CLOCK_STEP_BACK_S: planned at the given now, not the tick's
 
     @property
     def finished(self) -> tuple[Finish, ...]:

@@ -5,6 +5,11 @@
                           ├─complete─▶ finished (profile over, at the instant it ended)
     running or paused ────├─done─────▶ finished (the user says the appliance finished early)
     any open state ───────└─cancel───▶ cancelled (the user stopped it)
+    running or paused ──lapse──▶ the same state, its record restarted at `at` (see `lapse`)
+
+A running run's progress counts only time some decision vouched for: up to its `covered_until`
+(the newest tick's `now` + DECISION_TTL_S; after that an actuator switches it off). So a run is
+recorded complete only for time it could have run, and progress never decreases.
 
 `transition(run, event, at)` is the only place that computes a next state. The tick's plan
 returns its transitions, the store writes them as they are, `requests.end` (cancel, done) and the
@@ -12,11 +17,11 @@ simulator go through it, and the tests' idempotence property applies them with `
 """
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from reconcile.planner.domain import Run, Transition
+from reconcile.planner.domain import DECISION_TTL_S, Run, Transition
 
-EVENTS = ("start", "pause", "resume", "complete", "done", "cancel")
+EVENTS = ("start", "pause", "resume", "complete", "done", "cancel", "lapse")
 _ALLOWED = {  # event -> the states it may happen in
     "start": ("pending",),
     "pause": ("running",),
@@ -24,6 +29,7 @@ _ALLOWED = {  # event -> the states it may happen in
     "complete": ("running",),
     "done": ("running", "paused"),
     "cancel": ("pending", "running", "paused"),
+    "lapse": ("running", "paused"),
 }
 _ENDS = {"complete": ("finished", "completed"), "done": ("finished", "done"), "cancel": ("cancelled", "cancelled")}
 
@@ -32,10 +38,26 @@ class RefusedTransition(ValueError):
     """An event the run's state does not allow (the shell turns it into a one-line error)."""
 
 
+def covered(run: Run, last_tick_at: datetime | None, now: datetime) -> Run:
+    """`run` with the instant its progress counts up to, seen from `now`.
+
+    Every tick that keeps a run running renews it: its decisions are valid until the newest
+    tick's `now` + DECISION_TTL_S. From a `now` behind the newest tick (the clock came back),
+    nothing after that tick's own instant is vouched for.
+    """
+    if run.state != "running" or last_tick_at is None:
+        return run
+    until = last_tick_at if now < last_tick_at else last_tick_at + timedelta(seconds=DECISION_TTL_S)
+    return replace(run, covered_until=until)
+
+
 def progress_at(run: Run, now: float) -> float:
-    """Profile seconds done at `now`: a running run advances with the clock (never backwards)."""
+    """Profile seconds done at `now`: a running run advances with the clock (never backwards),
+    but not past its `covered_until`."""
     if run.state != "running" or run.state_since is None:
         return run.progress_s
+    if run.covered_until is not None:
+        now = min(now, run.covered_until.timestamp())
     return run.progress_s + max(0.0, now - run.state_since.timestamp())
 
 
@@ -64,8 +86,17 @@ def transition(run: Run, event: str, at: datetime) -> Transition:
         return _end(run, event, ended, progress_at(run, at.timestamp()))
     if event == "pause":
         return Transition(run.id, event, "paused", at, progress_at(run, at.timestamp()))
+    if event == "lapse":
+        return Transition(run.id, event, run.state, at, _counted(run, at))
     started = at if event == "start" else None
     return Transition(run.id, event, "running", at, run.progress_s, started_at=started)
+
+
+def _counted(run: Run, at: datetime) -> float:
+    """A lapsing run's progress: a running one's counted to the end of its cover (not to `at`,
+    which is after it, or, when the clock came back, before the run's own record)."""
+    until = run.covered_until or at
+    return progress_at(run, until.timestamp())
 
 
 def _end(run: Run, event: str, at: datetime, progress: float) -> Transition:
@@ -85,5 +116,8 @@ def advance(run: Run, change: Transition) -> Run | None:
     """`run` as the store loads it after writing `change`: None once it has ended."""
     if change.ends:
         return None
+    command = change.event
+    if command == "lapse":  # a lapsed running run is told to resume (or paused next); a paused one is told nothing
+        command = "resume" if change.state == "running" else run.last_command
     return replace(run, state=change.state, state_since=change.state_since, progress_s=change.progress_s,
-                   last_command=change.event)
+                   last_command=command, covered_until=None)

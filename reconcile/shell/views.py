@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Profile, Tick
-from reconcile.planner.domain import DECISION_TTL_S, OPEN_STATES
+from reconcile.planner.domain import CLOCK_STEP_BACK_S, DECISION_TTL_S, OPEN_STATES
 from reconcile.shell.catalog import find_appliance
 from reconcile.shell.store import load_home
 from reconcile.units import format_duration
@@ -230,8 +230,8 @@ def decisions(session: Session, *, now: datetime, since: datetime | None = None,
     """Decisions made since `since`, oldest first.
 
     `pending`: only what an actuator may still act on at `now`: the newest decision per execution,
-    while it is valid (`valid_until > now`); a start or resume of a run the user has ended since
-    is withdrawn. Stale decisions are never offered.
+    while it is valid (`valid_until > now`, made no more than CLOCK_STEP_BACK_S ahead of `now`); a
+    start or resume of a run the user has ended since is withdrawn. Stale decisions are never offered.
     """
     home_id = load_home(session).id
     query = (select(Decision, Appliance.name, Profile.name, Execution.state)
@@ -244,7 +244,9 @@ def decisions(session: Session, *, now: datetime, since: datetime | None = None,
     if pending:
         newest = (select(func.max(Decision.id)).where(Decision.home_id == home_id)
                   .group_by(Decision.execution_id))
-        query = query.where(Decision.id.in_(newest), Decision.valid_until > now)
+        # A decision made more than CLOCK_STEP_BACK_S ahead of `now` is from a clock that jumped.
+        query = query.where(Decision.id.in_(newest), Decision.valid_until > now,
+                            Decision.at <= now + timedelta(seconds=CLOCK_STEP_BACK_S))
     rows = session.execute(query)
     return [DecisionView(d.id, d.tick_id, d.execution_id, appliance, program, d.kind, d.at, d.valid_until,
                          d.reason)
@@ -257,12 +259,14 @@ def state(session: Session, *, now: datetime) -> tuple[list[StateView], bool]:
 
     Level-triggered: an appliance should run exactly when one of its executions is `running`
     as of the newest tick, and that tick is younger than two periods (`DECISION_TTL_S`). When it
-    is older, nothing vouches for any run: every `should_run` is false and `fresh` is False.
+    is older, nothing vouches for any run: every `should_run` is false and `fresh` is False. A
+    tick that planned more than CLOCK_STEP_BACK_S ahead of `now` vouches for nothing either (its
+    clock had jumped; the next real tick plans at the real instant again): never a day of "run".
     """
     home_id = load_home(session).id
     tick = last_tick(session)
     expires = tick.now + timedelta(seconds=DECISION_TTL_S) if tick else None
-    fresh = expires is not None and expires > now
+    fresh = expires is not None and expires > now and tick.now - now <= timedelta(seconds=CLOCK_STEP_BACK_S)
     newest = {d.execution_id: d for d in decisions(session, now=now, pending=True)}
     rows = session.execute(
         select(Appliance.name, Execution.id, Execution.state)
