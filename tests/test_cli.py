@@ -240,6 +240,12 @@ def test_tick_json_lists_decisions_planned_finished_unplaced_problems(washer):
     assert report["decisions"] == [{"execution_id": 1, "kind": "start", "reason": "fits now at priority 5"}]
     assert report["planned"] == [
         {"execution_id": 1, "start": "2026-06-30T06:00:00Z", "end": "2026-06-30T07:30:00Z", "late_s": None}]
+    from reconcile.shell.tick import run_tick
+
+    engine = make_engine(f"sqlite:///{washer}")
+    for minute in range(1, 90):  # the timer runs on: a run's progress counts only time a tick covered
+        run_tick(engine=engine, now=datetime.fromisoformat("2026-06-30T06:00Z") + timedelta(minutes=minute))
+    engine.dispose()
     finished = json.loads(wattplan("tick", "--now", "2026-06-30T10:00", "--json").stdout)
     assert finished["finished"] == [{"execution_id": 1, "ended_at": "2026-06-30T07:30:00Z"}]
     assert finished["decisions"] == [{"execution_id": 1, "kind": "stop", "reason": "profile complete"}]
@@ -262,8 +268,14 @@ def test_ending_a_running_execution_stops_it_at_the_next_tick(washer, command, s
 def test_ending_a_run_whose_program_was_already_over_records_its_completion(washer, command):
     """No tick ran between the program's end (09:30) and the user's word (10:00): the state machine
     records what happened, a completion at 09:30, and the next tick still stops the appliance."""
+    from reconcile.shell.tick import run_tick
+
     wattplan("enqueue", "washer", "--now", T0)
     tick()
+    engine = make_engine(f"sqlite:///{washer}")
+    for minute in range(1, 90):  # ticks until 09:29: the run is covered until 09:31, past its end
+        run_tick(engine=engine, now=datetime.fromisoformat("2026-06-30T06:00Z") + timedelta(minutes=minute))
+    engine.dispose()
     assert wattplan(command, "1", "--now", "2026-06-30T10:00").stdout == (
         "execution #1 had already finished its program at 09:30: recorded completed; "
         "the next tick tells its appliance to stop\n")
@@ -385,10 +397,10 @@ def test_state_without_a_fresh_tick_runs_nothing_and_exits_stale(washer):
         {"appliance": "washer", "should_run": False, "execution_id": 1, "decision": None,
          "valid_until": "2026-06-30T06:02:00Z",
          "reason": "stale: the last tick planned at 2026-06-30T06:00:00Z; act on nothing"}]
-    tick("2026-06-30T08:05")  # the running washer is confirmed by a fresh tick, with no new decision
+    tick("2026-06-30T08:05")  # a fresh tick tells the washer, off since 08:02, to resume where it was
     state = json.loads(wattplan("state", "--now", "2026-06-30T08:06", "--json").stdout)
     assert [(s["should_run"], s["decision"], s["valid_until"]) for s in state] == [
-        (True, None, "2026-06-30T06:07:00Z")]
+        (True, "resume", "2026-06-30T06:07:00Z")]
 
 
 # --- bad input: one line on stderr, a documented exit code, nothing written -------------------

@@ -262,6 +262,16 @@ def test_a_missing_directory_is_one_line_and_not_created(db):
 # --- a clock that moves back -----------------------------------------------------------------
 
 
+def tick_each_minute(db: Path, start: datetime, end: datetime) -> None:
+    """The timer running: in-process ticks a minute apart from `start` until before `end` (a run's
+    progress counts only time a tick covered: two minutes past each one)."""
+    engine = make_engine(f"sqlite:///{db}")
+    while start < end:
+        run_tick(engine=engine, now=start)
+        start += timedelta(minutes=1)
+    engine.dispose()
+
+
 def test_a_clock_moving_back_starts_nothing_twice_and_no_duration_is_negative(db):
     behind = wattplan(db, "tick", "--now", at(T - timedelta(hours=1)))
     assert behind.returncode == 0
@@ -269,8 +279,11 @@ def test_a_clock_moving_back_starts_nothing_twice_and_no_duration_is_negative(db
     late = wattplan(db, "enqueue", "heater", "--now", at(T - timedelta(minutes=30))).stdout.strip()
     assert wattplan(db, "tick", "--now", at(T - timedelta(minutes=59))).returncode == 0
     assert wattplan(db, "done", "1", "--now", at(T - timedelta(hours=2))).returncode == 0  # before it started
+    previous = T
     for minutes in (1, 31, 62, 125):
+        tick_each_minute(db, previous + timedelta(minutes=1), T + timedelta(minutes=minutes))
         assert wattplan(db, "tick", "--now", at(T + timedelta(minutes=minutes))).returncode == 0
+        previous = T + timedelta(minutes=minutes)
     check_database(db)  # no execution started twice; no negative progress or duration
     nows = [now for (now,) in query(db, "SELECT now FROM tick ORDER BY id")]
     (washer,) = query(db, "SELECT started_at, ended_at, progress_s FROM execution WHERE id = 1")
@@ -322,6 +335,7 @@ def test_a_run_across_a_daylight_saving_change_lasts_its_real_duration(tmp_path,
     assert wattplan(db, "enqueue", "heater", "--now", start, "--by", by).stdout == "1\n"
     assert json.loads(wattplan(db, "list", "--json").stdout)[0]["latest_end"] == latest_end
     assert wattplan(db, "tick", "--now", start).stdout.count("1 start") == 1
+    tick_each_minute(db, ends - timedelta(minutes=119), ends - timedelta(minutes=1))
     before_end = wattplan(db, "tick", "--now", at(ends - timedelta(minutes=1)))
     assert "; 0 finished" in before_end.stdout  # not an hour early
     assert "1 finished" in wattplan(db, "tick", "--now", at(ends + timedelta(minutes=1))).stdout
