@@ -4,13 +4,13 @@ The home (tests/conftest.py) has a 4.6 kW limit and a 300 W reserve: 4.3 kW for 
 """
 
 import sqlite3
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from models import Decision, Execution, Tick, TimetableEntry
-from reconcile.errors import NotMigratedError
+from reconcile.errors import NotMigratedError, ReconcileError
 from reconcile.planner.domain import DECISION_TTL_S
 from reconcile.shell import catalog, requests
 from reconcile.shell.db import make_engine, transaction
@@ -163,6 +163,15 @@ def test_clock_stepped_back_plans_at_the_last_ticks_now(busy) -> None:
     report = run_tick(engine=busy, now=T0)
     assert report.now == T0 + 10 * MIN and report.clock_behind_s == 600
     assert report.plan.decisions == ()
+
+
+def test_a_now_whose_horizon_runs_past_the_calendar_is_refused_and_writes_nothing(busy) -> None:
+    """Issue 10: `--now 9999-12-31T23:00` with a run open ended in a traceback (year 10000)."""
+    run_tick(engine=busy, now=T0)
+    with pytest.raises(ReconcileError, match="the 86400s planning horizon would run past the end of the calendar"):
+        run_tick(engine=busy, now=datetime(9999, 12, 31, 23, 0, tzinfo=UTC))
+    with transaction(busy) as session:
+        assert session.execute(select(func.count()).select_from(Tick)).scalar() == 1
 
 
 @pytest.mark.parametrize("breakage", ["profile is not json", "profile row missing"])
