@@ -2,6 +2,12 @@
 
 Every parser raises `ReconcileError` with a one-line message naming the bad text, so the CLI and
 the scenario loader report mistakes the same way.
+
+Bounds no household reaches (README, "Bounds") are enforced here, so a mistyped value is refused
+in one line instead of overflowing a date or filling memory: a duration is at most `MAX_DURATION_S`
+(366 days), a time lies in the years 2000 to 2100. A local time (naive ISO 8601 or `HH:MM`) that
+does not exist (the hour skipped when clocks go forward) or happens twice (the hour repeated when
+they go back) is refused, with the way to say it exactly: an ISO 8601 time with its UTC offset.
 """
 
 import math
@@ -15,6 +21,9 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _POWER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|nan|inf)\s*(kw|w)?\s*$", re.I)
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+MAX_DURATION_S = 366 * 86400
+MAX_POWER_W = 10_000_000.0  # 10 MW: far above any house, far below where sums lose precision
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def parse_duration(text: str, *, what: str = "duration") -> int:
@@ -27,8 +36,10 @@ def parse_duration(text: str, *, what: str = "duration") -> int:
         if not parts or "".join(n + u for n, u in parts) != cleaned:
             raise ReconcileError(f"{what} {text!r} is not a duration like 90m, 1h30m or 4h")
         seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-    if not math.isfinite(seconds) or seconds <= 0:
+    if seconds <= 0:
         raise ReconcileError(f"{what} {text!r} must be longer than zero")
+    if not math.isfinite(seconds) or seconds > MAX_DURATION_S:
+        raise ReconcileError(f"{what} {text!r} is longer than the longest accepted, 366d")
     return round(seconds)
 
 
@@ -40,6 +51,8 @@ def parse_power(text: str | float, *, what: str = "power") -> float:
     value = float(match.group(1)) * (1000 if (match.group(2) or "").lower() == "kw" else 1)
     if not math.isfinite(value) or value <= 0:
         raise ReconcileError(f"{what} {text!r} must be a finite power above zero")
+    if value > MAX_POWER_W:
+        raise ReconcileError(f"{what} {text!r} is above the largest accepted power, 10MW")
     return value
 
 
@@ -55,24 +68,49 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo, what: str = "time") 
     """A UTC instant from ISO 8601 (naive means the home's zone) or `HH:MM` (next occurrence)."""
     clock = _CLOCK.match(text.strip())
     if clock:
-        return _next_occurrence(int(clock.group(1)), int(clock.group(2)), now=now, zone=zone, text=text)
+        return _next_occurrence(int(clock.group(1)), int(clock.group(2)), now=now, zone=zone, text=text,
+                                what=what)
     try:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ReconcileError(f"{what} {text!r} is not ISO 8601 (2026-06-30T18:00) or HH:MM") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ReconcileError(f"{what} {text!r} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
+        parsed = local_instant(parsed, zone, what=what)
     return parsed.astimezone(UTC)
 
 
-def _next_occurrence(hour: int, minute: int, *, now: datetime, zone: ZoneInfo, text: str) -> datetime:
+def local_instant(wall: datetime, zone: ZoneInfo, *, what: str = "time") -> datetime:
+    """The naive wall-clock time `wall` in `zone`; refused when DST skips it or repeats it."""
+    first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return first
+    shown = f"{wall:%Y-%m-%d %H:%M}"
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:  # not on the clock: a gap
+        raise ReconcileError(f"{what} {shown} does not exist in {zone.key} (the clocks go forward): "
+                             "give a time outside the gap")
+    offsets = " or ".join(f"{wall:%Y-%m-%dT%H:%M}{_offset(moment)}" for moment in (first, second))
+    raise ReconcileError(f"{what} {shown} happens twice in {zone.key} (the clocks go back): "
+                         f"say which, {offsets}")
+
+
+def _offset(moment: datetime) -> str:
+    minutes = round(moment.utcoffset().total_seconds() / 60)
+    sign, minutes = ("-", -minutes) if minutes < 0 else ("+", minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _next_occurrence(hour: int, minute: int, *, now: datetime, zone: ZoneInfo, text: str, what: str
+                     ) -> datetime:
     if hour > 23 or minute > 59:
         raise ReconcileError(f"time {text!r} is not a clock time between 00:00 and 23:59")
     local_day: date = now.astimezone(zone).date()
     for offset in range(3):  # the next day always has the time, even across a DST change
-        candidate = datetime.combine(local_day + timedelta(days=offset), time(hour, minute), zone)
+        wall = datetime.combine(local_day + timedelta(days=offset), time(hour, minute))
+        candidate = wall.replace(tzinfo=zone)
         if candidate.astimezone(UTC) > now:
-            return candidate.astimezone(UTC)
+            return local_instant(wall, zone, what=what).astimezone(UTC)
     raise AssertionError("unreachable: a clock time recurs within two days")
 
 

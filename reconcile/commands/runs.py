@@ -4,7 +4,20 @@ from typing import Annotated
 
 import typer
 
-from reconcile.commands.base import Id, Json, Now, Panel, clock, emit, moments, option, say, seconds, session
+from reconcile.commands.base import (
+    Id,
+    Json,
+    Now,
+    Panel,
+    clock,
+    emit,
+    err,
+    moments,
+    option,
+    say,
+    seconds,
+    session,
+)
 
 PANEL = Panel("Ask for runs")
 
@@ -27,15 +40,20 @@ def enqueue(
 
     TIME is ISO 8601 (2026-06-30T18:00) or HH:MM (the next one), in the home's timezone.
     """
-    from reconcile.shell.requests import Request
+    from reconcile.shell.requests import Request, earliest_end_past_deadline
     from reconcile.shell.requests import enqueue as enqueue_run
 
     within_s = seconds(within, "--within")
     with session() as s:
-        _zone, at, times = moments(s, now, not_before=not_before, by=by)
+        zone, at, times = moments(s, now, not_before=not_before, by=by)
         execution = enqueue_run(s, now=at, request=Request(
             appliance, program, times["not_before"], within_s, times["by"], priority_class, objective))
+        late_end = earliest_end_past_deadline(s, execution)
     say(str(execution.id))
+    if late_end is not None:  # accepted: late is better than never, but the person should know
+        ends, deadline = (moment.astimezone(zone) for moment in (late_end, execution.latest_end))
+        say(f"warning: execution #{execution.id} ends at {ends:%Y-%m-%d %H:%M} at the earliest, after its "
+            f"deadline {deadline:%Y-%m-%d %H:%M}", console=err)
 
 
 def _end(execution_id: int, now: str | None, reason: str) -> None:

@@ -1,4 +1,10 @@
-"""The home, its appliances and their programs: created and changed by people through the CLI."""
+"""The home, its appliances and their programs: created and changed by people through the CLI.
+
+Settings that could never work are refused with both numbers (README, "Bounds"): a slot outside
+1 minute to 1 hour, a horizon beyond 7 days, a reserve not below the limit, a limit below a
+program's peak; a program longer than 48 hours or of more than 2880 slots; a name that is empty,
+longer than 64 characters, or holds characters that are not printable (newlines, escapes).
+"""
 
 import math
 from collections.abc import Sequence
@@ -10,7 +16,13 @@ from sqlmodel import Session
 from models import OBJECTIVES, PLANNERS, Appliance, Execution, Home, Profile
 from reconcile.errors import ReconcileError
 from reconcile.shell.store import load_home
-from reconcile.units import format_power, parse_zone
+from reconcile.units import format_duration, format_power, parse_zone
+
+MIN_SLOT_S, MAX_SLOT_S = 60, 3600
+MAX_HORIZON_S = 7 * 86400
+MAX_PROGRAM_S = 48 * 3600
+MAX_PROGRAM_SLOTS = 2880
+MAX_NAME = 64
 
 
 def init_home(session: Session, *, now: datetime, limit_w: float | None, timezone: str | None,
@@ -29,6 +41,7 @@ def init_home(session: Session, *, now: datetime, limit_w: float | None, timezon
         if value is not None:
             setattr(home, name, value)
     _check_home(home)
+    _check_limit_fits_programs(session, home)
     home.updated_at = now
     session.add(home)
     session.flush()
@@ -37,6 +50,10 @@ def init_home(session: Session, *, now: datetime, limit_w: float | None, timezon
 
 def _check_home(home: Home) -> None:
     parse_zone(home.timezone)
+    if not MIN_SLOT_S <= home.slot_s <= MAX_SLOT_S:
+        raise ReconcileError(f"slot {format_duration(home.slot_s)} is not between 1m and 1h")
+    if home.horizon_s > MAX_HORIZON_S:
+        raise ReconcileError(f"horizon {format_duration(home.horizon_s)} is longer than the longest accepted, 7d")
     if home.horizon_s < home.slot_s:
         raise ReconcileError(f"horizon {home.horizon_s}s is shorter than one slot ({home.slot_s}s)")
     if home.objective not in OBJECTIVES:
@@ -45,6 +62,37 @@ def _check_home(home: Home) -> None:
         raise ReconcileError(f"unknown planner {home.planner!r}: choose {', '.join(PLANNERS)}")
     if home.reserve_w < 0 or not math.isfinite(home.reserve_w):
         raise ReconcileError("the reserve must be a finite power of zero or more")
+    if home.reserve_w >= home.limit_w:
+        reserve, limit = _both(home.reserve_w, home.limit_w)
+        raise ReconcileError(f"a reserve of {reserve} leaves nothing of the {limit} limit: nothing could ever run")
+
+
+def _check_limit_fits_programs(session: Session, home: Home) -> None:
+    if home.id is None:
+        return
+    top = session.execute(select(Profile, Appliance.name).join(Appliance, Profile.appliance_id == Appliance.id)
+                          .where(Profile.home_id == home.id).order_by(Profile.peak_w.desc())).first()
+    if top is not None and top[0].peak_w > home.limit_w:
+        limit, peak = _both(home.limit_w, top[0].peak_w)
+        raise ReconcileError(f"a limit of {limit} is below the {peak} peak of program {top[0].name!r} of "
+                             f"{top[1]!r}: it could never run (remove it first, or keep the limit at {peak} or more)")
+
+
+def _both(first: float, second: float) -> tuple[str, str]:
+    """Two powers as people read them; in watts when rounding would make them look equal."""
+    said = (format_power(first), format_power(second))
+    return said if said[0] != said[1] else (f"{first:g}W", f"{second:g}W")
+
+
+def check_name(name: str, what: str) -> None:
+    """A name people type and read back: not empty, printable, at most `MAX_NAME` characters."""
+    if not name.strip():
+        raise ReconcileError(f"{what} needs a name")
+    if not name.isprintable():
+        raise ReconcileError(f"{what} name {name!r} holds characters that are not printable (newlines, tabs, "
+                             "escapes)")
+    if len(name) > MAX_NAME:
+        raise ReconcileError(f"{what} name is {len(name)} characters long, more than {MAX_NAME}")
 
 
 def add_appliance(session: Session, *, now: datetime, name: str, interruptible: bool = False,
@@ -52,8 +100,7 @@ def add_appliance(session: Session, *, now: datetime, name: str, interruptible: 
                   max_delay_s: int | None = None) -> Appliance:
     """A new appliance of the home; names are unique per home."""
     home = load_home(session)
-    if not name.strip():
-        raise ReconcileError("an appliance needs a name")
+    check_name(name, "an appliance")
     if find_appliance(session, home.id, name, required=False) is not None:
         raise ReconcileError(f"appliance {name!r} already exists")
     check_priority_class(priority_class)
@@ -111,15 +158,11 @@ def add_profile(session: Session, *, now: datetime, appliance: str, name: str, s
     """A program: `watts` mean power per `slot_s` slot; `peak_watts` the instantaneous maximum."""
     home = load_home(session)
     owner = find_appliance(session, home.id, appliance)
+    check_name(name, "a program")
     peaks = list(peak_watts) if peak_watts is not None else list(watts)
-    _check_curve(watts, peaks)
+    _check_curve(watts, peaks, slot_s)
     peak = max(max(w, p) for w, p in zip(watts, peaks, strict=True))  # what is stored as peak_w
-    if peak > home.limit_w:
-        said = (format_power(peak), format_power(home.limit_w))
-        if said[0] == said[1]:  # rounding hid the difference: say it in watts
-            said = (f"{peak:g}W", f"{home.limit_w:g}W")
-        raise ReconcileError(f"program {name!r} peaks at {said[0]}, above the home's limit of {said[1]}: "
-                             "it could never run")
+    check_fits(name, peak, home.limit_w)
     if any(p.name == name for p in programs_of(session, owner.id)):
         raise ReconcileError(f"appliance {appliance!r} already has a program {name!r}")
     profile = Profile(home_id=home.id, appliance_id=owner.id, name=name, slot_s=slot_s,
@@ -132,9 +175,23 @@ def add_profile(session: Session, *, now: datetime, appliance: str, name: str, s
     return profile
 
 
-def _check_curve(watts: Sequence[float], peaks: Sequence[float]) -> None:
+def check_fits(program: str, peak_w: float, limit_w: float) -> None:
+    """Refuse a program whose peak is above the limit: it could never run."""
+    if peak_w > limit_w:
+        peak, limit = _both(peak_w, limit_w)
+        raise ReconcileError(f"program {program!r} peaks at {peak}, above the home's limit of {limit}: "
+                             "it could never run")
+
+
+def _check_curve(watts: Sequence[float], peaks: Sequence[float], slot_s: int) -> None:
     if not watts:
         raise ReconcileError("a program needs at least one power value")
+    if len(watts) * slot_s > MAX_PROGRAM_S:
+        raise ReconcileError(f"a program of {format_duration(len(watts) * slot_s)} is longer than the "
+                             "longest accepted, 48h")
+    if len(watts) > MAX_PROGRAM_SLOTS:
+        raise ReconcileError(f"a program of {len(watts)} slots has more than {MAX_PROGRAM_SLOTS}: "
+                             "use a longer --slot")
     if len(peaks) != len(watts):
         raise ReconcileError(f"{len(peaks)} peak values for {len(watts)} power values")
     for value in (*watts, *peaks):

@@ -7,11 +7,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlmodel import Session
 
-from models import OBJECTIVES, Execution
+from models import OBJECTIVES, Execution, Profile
 from reconcile.errors import ReconcileError
 from reconcile.planner.domain import OPEN_STATES, Transition
 from reconcile.planner.states import RefusedTransition, transition
-from reconcile.shell.catalog import check_priority_class, find_appliance, find_program
+from reconcile.shell.catalog import check_fits, check_priority_class, find_appliance, find_program
 from reconcile.shell.store import load_home, load_run, transition_columns
 
 
@@ -35,6 +35,7 @@ def enqueue(session: Session, *, now: datetime, request: Request) -> Execution:
     home = load_home(session)
     appliance = find_appliance(session, home.id, request.appliance)
     program = find_program(session, appliance, request.program)
+    check_fits(program.name, program.peak_w, home.limit_w)  # the limit may have been lowered since
     earliest = max(now, request.not_before) if request.not_before else now
     latest_end = _deadline(request, earliest, now, appliance.max_delay_s, program.duration_s, home.timezone)
     klass = request.priority_class if request.priority_class is not None else appliance.priority_class
@@ -72,8 +73,20 @@ def _deadline(request: Request, earliest: datetime, now: datetime, default_delay
     return None
 
 
+def earliest_end_past_deadline(session: Session, execution: Execution) -> datetime | None:
+    """When `execution` ends at the earliest (starting at its earliest start and never paused), if
+    that is after its deadline: accepted all the same, the CLI warns."""
+    duration_s = session.get(Profile, execution.profile_id).duration_s
+    earliest_end = execution.earliest_start + timedelta(seconds=duration_s)
+    late = execution.latest_end is not None and earliest_end > execution.latest_end
+    return earliest_end if late else None
+
+
+MAX_ID = 2**63 - 1  # SQLite's and PostgreSQL's largest integer key
+
+
 def get_execution(session: Session, execution_id: int) -> Execution:
-    execution = session.get(Execution, execution_id)
+    execution = session.get(Execution, execution_id) if 1 <= execution_id <= MAX_ID else None
     if execution is None:
         raise ReconcileError(f"no execution #{execution_id}: `wattplan list --all` shows them")
     return execution
