@@ -172,19 +172,21 @@ def test_profile_from_a_measured_trace_keeps_mean_and_peak_per_slot(washer, tmp_
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ("time,watts\n0,100\n", "dryer.csv: the header must name the columns offset and watts, got 'time,watts'"),
-    ("", "dryer.csv: the header must name the columns offset and watts, got 'an empty file'"),
+    ("when,watts\n0,100\n", "dryer.csv: the header (line 1) names no time column (offset, timestamp, time, "
+                             "last_changed, datetime); name it with --time-column"),
+    ("", "dryer.csv: the header (line 1) names no time column (offset, timestamp, time, last_changed, "
+         "datetime); name it with --time-column"),
     ("offset,watts\n", "dryer.csv: no samples after the header"),
-    ("offset,watts\n0,100\n60,abc\n", "dryer.csv line 3: watts 'abc' is not a finite power of zero or more "
+    ("offset,watts\n0,100\n60,abc\n", "dryer.csv line 3: the power is not a finite power of zero or more "
                                       "(2000, 2kW)"),
-    ("offset,watts\n0,100\n60,-5\n", "dryer.csv line 3: watts '-5' is not a finite power of zero or more "
+    ("offset,watts\n0,100\n60,-5\n", "dryer.csv line 3: the power is not a finite power of zero or more "
                                      "(2000, 2kW)"),
-    ("offset,watts\n0,100\n60,nan\n", "dryer.csv line 3: watts 'nan' is not a finite power of zero or more "
+    ("offset,watts\n0,100\n60,nan\n", "dryer.csv line 3: the power is not a finite power of zero or more "
                                       "(2000, 2kW)"),
-    ("offset,watts\n0,100\nsoon,5\n", "dryer.csv line 3: offset 'soon' is not seconds (90) or a duration "
-                                      "(90s, 1m30s)"),
-    ("offset,watts\n0,100\n60,5\n60,5\n", "dryer.csv line 4: offset '60' is not after the previous one"),
-    ("offset,watts\n5,100\n", "dryer.csv line 2: the first offset must be 0, got '5'"),
+    ("offset,watts\n0,100\nsoon,5\n", "dryer.csv line 3: the offset is not seconds (90) or a duration "
+                                      "(90s, 1m30s) of at most 48h"),
+    ("offset,watts\n0,100\n60,5\n60,5\n", "dryer.csv line 4: the offset is not after the previous row's"),
+    ("offset,watts\n5,100\n", "dryer.csv line 2: the first offset must be 0"),
     ("offset,watts\n0,100\n60\n", "dryer.csv line 3: expected 2 columns, got 1"),
     ("offset,watts\n0,0\n60,0\n", "dryer.csv: every sample is 0 W; a program must draw some power"),
 ])

@@ -34,7 +34,7 @@ def test_forecast_import_stores_the_resampled_series_and_show_lists_it(priced, d
 
 def test_forecast_import_refuses_a_bad_row_and_stores_nothing(priced, db):
     priced.write_text("timestamp,value\n2026-06-30T10:00,abc\n")
-    assert error("forecast", "import", "price", priced) == "error: line 2: value 'abc' is not a number\n"
+    assert error("forecast", "import", "price", priced) == "error: line 2: the value is not a number\n"
     assert rows(db, "SELECT count(*) FROM forecast") == [(0,)]
 
 

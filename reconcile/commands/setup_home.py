@@ -187,16 +187,23 @@ def profile_add(
     duration: Annotated[str | None, option("DURATION", "Length of the cycle, e.g. 1h30m (with --power).")
                         ] = None,
     watts: Annotated[str | None, option("W,W,...", "Mean power of each slot, e.g. 2000,2000,500.")] = None,
-    csv: Annotated[Path | None, typer.Option(metavar="FILE", help=(
-        "A measured trace: CSV with a header and the columns offset and watts (README, profile add)."
-    ))] = None,
+    csv: Annotated[str | None, typer.Option(metavar="FILE", help=(
+        "A measured trace: CSV with a header naming a time and a power column: offset,watts; "
+        "timestamp,power; Home Assistant's entity_id,state,last_changed (README, profile add). "
+        "- reads standard input."))] = None,
+    time_column: Annotated[str | None, option("NAME", "With --csv: the time column.",
+                                              "offset, timestamp, time, last_changed or datetime")] = None,
+    power_column: Annotated[str | None, option("NAME", "With --csv: the power column.",
+                                               "watts, power, state or value")] = None,
     slot: Annotated[str | None, option("DURATION", "The slot of --watts, or what --csv is resampled to.",
                                        "1m")] = None,
 ) -> None:
     """Add a program, the power of one cycle: --power with --duration, or --watts, or --csv."""
     from reconcile.shell import catalog
+    from reconcile.shell.traces import Columns
 
-    slot_s, values, peaks, source = program_power(power_, duration, watts, csv, slot)
+    slot_s, values, peaks, source = program_power(power_, duration, watts, csv, slot,
+                                                  Columns(time_column, power_column))
     with session() as s:
         made = catalog.add_profile(s, now=clock(), appliance=appliance, name=program, slot_s=slot_s,
                                    watts=values, peak_watts=peaks, source=source)
@@ -204,21 +211,35 @@ def profile_add(
         f"{made.energy_wh / 1000:.2f} kWh, peak {format_power(made.peak_w)}")
 
 
-def program_power(power_, duration, watts, csv, slot):
+def program_power(power_, duration, watts, csv, slot, columns):
     """(slot_s, watts, peak watts or None, source or None) from profile add's one way of giving them."""
-    from reconcile.shell.traces import parse_watts, read_trace
+    from reconcile.shell.traces import parse_watts, read_trace, trace_from_text
 
     modes = [given for given in (power_ or duration, watts, csv) if given]
     if len(modes) != 1 or (power_ or duration) and (not (power_ and duration) or slot):
         raise ReconcileError("give --power with --duration, or --watts, or --csv "
                              "(--slot only with the last two)", ExitStatus.USAGE)
+    if not csv and (columns.time or columns.power):
+        raise ReconcileError("--time-column and --power-column go with --csv", ExitStatus.USAGE)
     slot_s = seconds(slot, "--slot") or 60
     if power_:
         return seconds(duration, "--duration"), [power(power_, "--power")], None, None
     if watts is not None:
         return slot_s, parse_watts(watts, what="--watts"), None, None
-    trace = read_trace(csv, slot_s=slot_s)
-    return slot_s, list(trace.watts), list(trace.peaks), f"measured trace {csv.name}"
+    if csv == "-":
+        trace = trace_from_text(standard_input(), source="standard input", slot_s=slot_s, columns=columns)
+        return slot_s, list(trace.watts), list(trace.peaks), "measured trace (standard input)"
+    trace = read_trace(Path(csv), slot_s=slot_s, columns=columns)
+    return slot_s, list(trace.watts), list(trace.peaks), f"measured trace {Path(csv).name}"
+
+
+def standard_input() -> str:
+    """Standard input's text, at most the largest file accepted."""
+    import sys
+
+    from reconcile.shell.textfile import read_stream
+
+    return read_stream(sys.stdin.buffer, failure="cannot read standard input", encoding="utf-8-sig")
 
 
 @command(profile_app, "list")
@@ -241,13 +262,11 @@ def forecast_import(kind: Kind, file: Annotated[str, typer.Argument(
         metavar="FILE", help="CSV (timestamp,value) or JSON; - reads standard input. Format: docs/objectives.md.")]
         ) -> None:
     """Replace the stored forecast of KIND over the time FILE covers, resampled to the home's slots."""
-    import sys
-
     from reconcile.shell.forecasts import import_series
     from reconcile.shell.store import load_home
     from reconcile.shell.textfile import read_text
 
-    text = sys.stdin.read() if file == "-" else read_text(Path(file), failure=f"cannot read {file}")
+    text = standard_input() if file == "-" else read_text(Path(file), failure=f"cannot read {file}")
     with session() as s:
         done = import_series(s, home=load_home(s), kind=kind, text=text)
     say(f"imported {done.rows} {done.kind} values as {done.intervals} intervals, "

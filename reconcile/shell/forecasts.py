@@ -16,8 +16,10 @@ Input (docs/objectives.md, "Forecasts"):
   `{"start": …, "end": …, "value": …}` (any lengths), in the base unit (W, per kWh).
 
 Rows may come in any order (they are sorted by start). Errors are one line naming the line (CSV,
-counting the header as line 1) or the item (JSON, from 1): not a number, NaN or infinite,
-negative PV or base load, a duplicate or overlapping interval, a gap inside the series.
+counting the header as line 1) or the item (JSON, from 1), never the input's text: not a number,
+NaN, infinite or beyond `MAX_VALUE` in magnitude (after the unit's conversion), negative PV or base
+load, a time outside the years 2000 to 2100, a duplicate or overlapping interval, a gap inside the
+series.
 
 Resampling: each slot of the home's grid that the series covers gets the time-weighted mean of
 the values over the part of the slot the series covers (a mean when the series is finer than
@@ -42,8 +44,10 @@ from models import FORECAST_KINDS, Forecast, Home
 from reconcile.errors import ReconcileError
 from reconcile.planner.domain import Interval
 from reconcile.planner.grid import slot_ceil, slot_floor
+from reconcile.units import FIRST_YEAR, LAST_YEAR
 
 UNITS = {"pv": "W", "base": "W", "price": "per kWh"}
+MAX_VALUE = 1e9  # W or per kWh: a thousand times any house's, still exact when summed over slots
 _SCALES = {  # header of the value column -> factor to the base unit, per kind
     "pv": {"value": 1.0, "value_w": 1.0, "value_kw": 1000.0},
     "base": {"value": 1.0, "value_w": 1.0, "value_kw": 1000.0},
@@ -86,11 +90,18 @@ def parse(text: str, *, kind: str, zone: ZoneInfo) -> list[Row]:
 
 def parse_csv(text: str, *, kind: str, zone: ZoneInfo) -> list[Row]:
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        return _csv_rows(reader, kind=kind, zone=zone)
+    except csv.Error as error:
+        raise ReconcileError(f"line {reader.line_num}: not CSV: {error}") from None
+
+
+def _csv_rows(reader, *, kind: str, zone: ZoneInfo) -> list[Row]:
     header = [cell.strip().lower() for cell in next(reader, [])]
     scales = _SCALES[kind]
     if len(header) != 2 or header[0] != "timestamp" or header[1] not in scales:
-        got = ",".join(header) or "nothing"
-        raise ReconcileError(f"line 1: expected the header timestamp,{'|'.join(scales)}, got {got!r}")
+        got = f"{len(header)} columns" if len(header) != 2 else "other names"
+        raise ReconcileError(f"line 1: expected the header timestamp,{'|'.join(scales)}, got {got}")
     scale, rows = scales[header[1]], []
     for cells in reader:
         where = f"line {reader.line_num}"
@@ -115,12 +126,13 @@ def parse_json(text: str, *, kind: str, zone: ZoneInfo) -> list[Row]:
     for i, item in enumerate(items, start=1):
         where = f"item {i}"
         if not isinstance(item, dict) or not {"start", "value"} <= item.keys() <= {"start", "end", "value"}:
+            got = "other keys" if isinstance(item, dict) else f"a JSON {type(item).__name__}"
             raise ReconcileError(f'{where}: expected {{"start", "value"}} or {{"start", "end", "value"}}, '
-                                 f"got {json.dumps(item)[:60]}")
+                                 f"got {got}")
         start = _instant(item["start"], where, zone)
         end = _instant(item["end"], where, zone) if "end" in item else None
         if end is not None and end <= start:
-            raise ReconcileError(f"{where}: end {item['end']} is not after start {item['start']}")
+            raise ReconcileError(f"{where}: its end is not after its start")
         rows.append(Row(where, start, end, _checked(_number(item["value"], where), kind, where)))
     return _nonempty(rows)
 
@@ -133,16 +145,20 @@ def _nonempty(rows: list[Row]) -> list[Row]:
 
 def _number(raw: Any, where: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise ReconcileError(f"{where}: value {json.dumps(raw)} is not a number")
+        raise ReconcileError(f"{where}: the value is not a number")
     try:
         return float(raw.strip() if isinstance(raw, str) else raw)
     except ValueError:
-        raise ReconcileError(f"{where}: value {raw.strip()!r} is not a number") from None
+        raise ReconcileError(f"{where}: the value is not a number") from None
+    except OverflowError:  # a JSON integer of hundreds of digits
+        raise ReconcileError(f"{where}: the value is not finite") from None
 
 
 def _checked(value: float, kind: str, where: str) -> float:
     if not math.isfinite(value):
-        raise ReconcileError(f"{where}: value {value} is not finite")
+        raise ReconcileError(f"{where}: the value is not finite")
+    if abs(value) > MAX_VALUE:
+        raise ReconcileError(f"{where}: the value is beyond {MAX_VALUE:g} {UNITS[kind]}, the largest accepted")
     if value < 0 and kind != "price":
         raise ReconcileError(f"{where}: {kind} cannot be negative, got {value:g} W")
     return value
@@ -153,7 +169,9 @@ def _instant(raw: Any, where: str, zone: ZoneInfo) -> datetime:
         parsed = datetime.fromisoformat(raw.strip())
     except (AttributeError, ValueError):
         example = "2026-06-30T12:00+02:00"
-        raise ReconcileError(f"{where}: {raw!r} is not an ISO 8601 timestamp ({example})") from None
+        raise ReconcileError(f"{where}: the time is not an ISO 8601 timestamp ({example})") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ReconcileError(f"{where}: the time is outside the years {FIRST_YEAR} to {LAST_YEAR}")
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)).astimezone(UTC)
 
 
