@@ -1,6 +1,7 @@
 """Rich tables and the timetable chart: views in, renderables out. Times in the home's timezone."""
 
 import json
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import groupby
@@ -29,7 +30,19 @@ _SPANS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(as_data(value), indent=2, default=str)
+    """Standard JSON: a non-finite number (an old row stored before imports were checked) is `null`,
+    never `Infinity` or `NaN`, which JSON does not have."""
+    return json.dumps(_finite(as_data(value)), indent=2, default=str, allow_nan=False)
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, list):
+        return [_finite(item) for item in data]
+    if isinstance(data, dict):
+        return {key: _finite(item) for key, item in data.items()}
+    return data
 
 
 def when(moment: datetime | None, zone: ZoneInfo, now: datetime | None = None) -> str:
@@ -49,6 +62,14 @@ def _table(*columns: str) -> Table:
     table = Table(header_style="bold", box=None, pad_edge=False)
     for i, column in enumerate(columns):
         table.add_column(column, no_wrap=i < len(columns) - 1, overflow="fold")
+    return table
+
+
+def _ids_kept(table: Table) -> Table:
+    """`table` whose first column (ids: `cancel ID` needs them) is never shrunk away on a narrow
+    terminal (80 columns when piped): the other columns wrap, and rich shrinks those first."""
+    for column in table.columns[1:]:
+        column.no_wrap = False
     return table
 
 
@@ -81,7 +102,7 @@ def executions(rows: Iterable[ExecutionView], zone: ZoneInfo, now: datetime, *, 
                ) -> Table:
     """Open runs with their plan; with `closed` (list --all), when each started and ended, and how."""
     tail = ["started", "ended", "how"] if closed else ["start", "end", "late", "note"]
-    table = _table("id", "appliance", "program", "state", "prio", "requested", *tail)
+    table = _ids_kept(_table("id", "appliance", "program", "state", "prio", "requested", *tail))
     for e in rows:
         if closed:
             cells = [when(e.started_at, zone, now), when(e.ended_at, zone, now), e.end_reason or "-"]
@@ -118,7 +139,7 @@ def status_header(view: StatusView, now: datetime) -> str:
 
 def status(view: StatusView, now: datetime) -> Table:
     zone = ZoneInfo(view.home.timezone)
-    table = _table("id", "appliance", "program", "state", "prio", "start", "end", "late", "note")
+    table = _ids_kept(_table("id", "appliance", "program", "state", "prio", "start", "end", "late", "note"))
     for e in view.executions:
         table.add_row(str(e.id), e.appliance, e.program, _state(e, now), _priority(e),
                       when(e.planned_start, zone, now), when(e.planned_end, zone, now), duration(e.late_s),
@@ -127,7 +148,7 @@ def status(view: StatusView, now: datetime) -> Table:
 
 
 def decisions(rows: Iterable[DecisionView], zone: ZoneInfo, now: datetime) -> Table:
-    table = _table("id", "tick", "run", "appliance", "decision", "at", "valid until", "reason")
+    table = _ids_kept(_table("id", "tick", "run", "appliance", "decision", "at", "valid until", "reason"))
     for d in rows:
         table.add_row(str(d.id), str(d.tick_id), f"#{d.execution_id}", d.appliance, d.kind,
                       when(d.at, zone, now), when(d.valid_until, zone, now), d.reason)
