@@ -7,6 +7,7 @@ import pytest
 from reconcile.shell import catalog
 from reconcile.shell.db import make_engine, transaction
 from reconcile.shell.migrate import upgrade
+from tests.workers import Reaper
 
 T0 = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
 
@@ -39,3 +40,14 @@ def isolated_environment(monkeypatch, tmp_path):
     for name in ("WATTPLAN_DB", "STATE_DIRECTORY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WATTPLAN_DB", str(tmp_path / "env.db"))
+
+
+@pytest.fixture
+def reaper():
+    """Start processes with `reaper.popen(argv)` or `reaper.process(context, …)`: all are killed
+    (their whole process group) and waited for when the test ends, also when it fails."""
+    reaping = Reaper()
+    try:
+        yield reaping
+    finally:
+        reaping.reap()

@@ -31,6 +31,7 @@ APPLIANCES_EACH = 4  # each enqueuer asks for its own 4 appliances in turn (one 
 SPEED = 600  # virtual seconds per wall second: the ticks' now advances 10 minutes per second
 TICK_PAUSE_S = 0.5  # between two ticks of a loop (the timer's period is 60 s)
 FRESH_EVERY = 10  # every 10th enqueue opens a new engine and connection, as a CLI process does
+HOGS = 2  # busy-loop processes competing for the CPU during the race (the issue's loaded 2-core machine)
 
 
 def forkserver():
@@ -40,11 +41,17 @@ def forkserver():
     return context
 
 
-def worker(*args: str) -> subprocess.Popen:
-    """`python -m tests.workers ARGS` in a fresh interpreter, as a separate process."""
+def worker(reaper, *args: str) -> subprocess.Popen:
+    """`python -m tests.workers ARGS` in a fresh interpreter, as a separate process (reaped)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "tests.workers", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return reaper.popen([sys.executable, "-m", "tests.workers", *args], cwd=ROOT, env=env,
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def cpu_hogs(reaper, count: int = HOGS) -> None:
+    """`count` busy loops, one per core of a CI machine: the race runs on a loaded machine."""
+    for _ in range(count):
+        reaper.popen([sys.executable, "-c", "while True: pass"])
 
 
 def add_appliances(engine, count: int) -> None:
@@ -136,16 +143,17 @@ def test_a_deferred_read_then_write_fails_at_once_which_is_why_begin_is_immediat
 
 
 def test_enqueues_racing_two_tick_loops_are_all_stored_once_and_nothing_starts_twice(
-        home_engine, db_path, tmp_path, record_property):
+        home_engine, db_path, tmp_path, record_property, reaper):
     add_appliances(home_engine, ENQUEUERS * APPLIANCES_EACH)
     with transaction(home_engine) as session:  # a 2 h horizon keeps a tick of hundreds of runs short
         catalog.init_home(session, now=T0, limit_w=6900, timezone="Europe/Berlin", horizon_s=7200)
     url, stop = f"sqlite:///{db_path}", tmp_path / "stop"
     clock = ["--t0", T0.isoformat(), "--wall0", repr(time.time()), "--speed", str(SPEED)]
+    cpu_hogs(reaper)
     started = time.perf_counter()
-    tickers = [worker("ticks", url, str(stop), *clock, "--pause", str(TICK_PAUSE_S)) for _ in range(TICKERS)]
+    tickers = [worker(reaper, "ticks", url, str(stop), *clock, "--pause", str(TICK_PAUSE_S)) for _ in range(TICKERS)]
     mine = [",".join(f"w{i + ENQUEUERS * k}" for k in range(APPLIANCES_EACH)) for i in range(ENQUEUERS)]
-    enqueuers = [worker("enqueue", url, names, str(ENQUEUES_EACH), *clock, "--fresh-every", str(FRESH_EVERY))
+    enqueuers = [worker(reaper, "enqueue", url, names, str(ENQUEUES_EACH), *clock, "--fresh-every", str(FRESH_EVERY))
                  for names in mine]
     enqueued = [finish(p, timeout=170) for p in enqueuers]
     enqueue_wall = time.perf_counter() - started
@@ -168,7 +176,10 @@ def test_enqueues_racing_two_tick_loops_are_all_stored_once_and_nothing_starts_t
                "max_enqueue_latency_ms": max(r["max_latency_ms"] for r in enqueued),
                "p99_enqueue_latency_ms": max(r["p99_latency_ms"] for r in enqueued),
                "median_enqueue_latency_ms": max(r["median_latency_ms"] for r in enqueued),
-               "slowest_tick_ms": max(r["slowest_tick_ms"] for r in ticked)}
+               "slowest_tick_ms": max(r["slowest_tick_ms"] for r in ticked),
+               "longest_lock_ms": max(r["longest_lock_ms"] for r in ticked),
+               "replans": sum(r["replans"] for r in ticked),
+               "most_runs_planned": max(r["most_runs_planned"] for r in ticked), "cpu_hogs": HOGS}
     record_property("figures", figures)
     print(f"\nconcurrency figures: {json.dumps(figures)}")
 
@@ -191,7 +202,7 @@ def stamp_of(iso: str) -> str:
 ROUNDS = 25
 
 
-def test_two_ticks_released_together_never_start_a_run_twice(home_engine, db_path, record_property):
+def test_two_ticks_released_together_never_start_a_run_twice(home_engine, db_path, record_property, reaper):
     """Each round: new requests, then two processes tick at the same `now`, released by a barrier.
 
     One tick takes the write lock and decides; the other waits for it (busy timeout), then sees
@@ -206,7 +217,7 @@ def test_two_ticks_released_together_never_start_a_run_twice(home_engine, db_pat
             for i in range(4):
                 requests.enqueue(session, now=now, request=requests.Request(appliance=f"w{i}"))
         barrier, results = context.Barrier(2), context.Queue()
-        ticks = [context.Process(target=tick_at_barrier, args=(url, now.isoformat(), barrier, results))
+        ticks = [reaper.process(context, target=tick_at_barrier, args=(url, now.isoformat(), barrier, results))
                  for _ in range(2)]
         for p in ticks:
             p.start()
@@ -223,7 +234,7 @@ def test_two_ticks_released_together_never_start_a_run_twice(home_engine, db_pat
     record_property("figures", {"rounds": ROUNDS, "second_tick_made_no_decision": waited})
 
 
-def test_a_tick_waits_for_an_open_enqueue_instead_of_failing(home_engine, db_path):
+def test_a_tick_waits_for_an_open_enqueue_instead_of_failing(home_engine, db_path, reaper):
     """A tick started while an enqueue holds the write lock waits, then sees the new request."""
     add_appliances(home_engine, 1)
     url = f"sqlite:///{db_path}"
@@ -233,10 +244,59 @@ def test_a_tick_waits_for_an_open_enqueue_instead_of_failing(home_engine, db_pat
             "print([d.kind for d in r.plan.decisions])")
     with transaction(home_engine) as session:
         requests.enqueue(session, now=T0, request=requests.Request(appliance="w0"))
-        tick = subprocess.Popen([sys.executable, "-c", code, url, T0.isoformat()], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        tick = reaper.popen([sys.executable, "-c", code, url, T0.isoformat()], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.0)  # the tick process starts and blocks on BEGIN IMMEDIATE
         assert tick.poll() is None
     out, err = tick.communicate(timeout=30)
     assert (tick.returncode, err, out.strip()) == (0, "", "['start']")
     assert run_tick(engine=make_engine(url), now=T0).plan.decisions == ()
+
+
+TICK_CODE = ("import json, sys; from datetime import datetime; from reconcile.shell.db import make_engine; "
+             "from reconcile.shell.tick import run_tick; "
+             "r = run_tick(engine=make_engine(sys.argv[1]), now=datetime.fromisoformat(sys.argv[2])); "
+             "print(json.dumps({'decisions': [d.kind for d in r.plan.decisions], 'replans': r.replans}))")
+
+
+def test_a_tick_plans_outside_the_lock_and_plans_again_when_a_run_was_cancelled_meanwhile(
+        home_engine, db_path, reaper):
+    """The tick plans while another writer holds the lock; that writer cancels the run the plan
+    would start. The tick sees the commit (PRAGMA data_version), plans again and starts nothing."""
+    add_appliances(home_engine, 1)
+    with transaction(home_engine) as session:
+        run = requests.enqueue(session, now=T0, request=requests.Request(appliance="w0")).id
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        tick = reaper.popen([sys.executable, "-c", TICK_CODE, f"sqlite:///{db_path}", T0.isoformat()],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)  # the tick loads and plans (a start of the run), then waits for the lock
+        assert tick.poll() is None
+        holder.execute("UPDATE execution SET state = 'cancelled', end_reason = 'cancelled', "
+                       "ended_at = state_since WHERE id = ?", (run,))
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+    out, err = tick.communicate(timeout=60)
+    assert (tick.returncode, err) == (0, "")
+    assert json.loads(out) == {"decisions": [], "replans": 1}
+    assert query(db_path, "SELECT count(*) FROM decision") == [(0,)]
+    check_database(db_path)
+
+
+def test_a_write_waits_past_the_busy_timeout_instead_of_failing(home_engine, db_path, reaper):
+    """A writer holds the lock longer than SQLite's busy timeout: BEGIN IMMEDIATE is retried (up to
+    LOCK_WAIT_S), so the enqueue waits and succeeds where it used to fail with "database is locked"."""
+    add_appliances(home_engine, 1)
+    clock = ["--t0", T0.isoformat(), "--wall0", repr(time.time()), "--speed", "1"]
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        enqueue = worker(reaper, "enqueue", f"sqlite:///{db_path}", "w0", "1", *clock)
+        time.sleep(BUSY_TIMEOUT_MS / 1000 + 2)
+        assert enqueue.poll() is None  # still waiting, not failed
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(finish(enqueue, timeout=60)["ids"]) == 1

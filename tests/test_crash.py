@@ -39,7 +39,7 @@ APPLIANCES = (
 
 
 def test_sigkilled_ticks_leave_whole_ticks_and_the_next_tick_is_correct(home_engine, db_path,
-                                                                        record_property):
+                                                                        record_property, reaper):
     add_home_appliances(home_engine)
     top_up(home_engine, T0)
     run_tick(engine=home_engine, now=T0)
@@ -50,7 +50,7 @@ def test_sigkilled_ticks_leave_whole_ticks_and_the_next_tick_is_correct(home_eng
     for round_ in range(KILLS):
         began, done = context.Value("i", 0, lock=False), context.Value("i", 0, lock=False)
         ready = context.Event()
-        ticker = context.Process(target=tick_until_killed, args=(url, 60, began, done, ready))
+        ticker = reaper.process(context, target=tick_until_killed, args=(url, 60, began, done, ready))
         launched = time.perf_counter()
         ticker.start()
         assert ready.wait(timeout=30), "the ticking process never got going"

@@ -1,11 +1,14 @@
 """The schema changes only through migrations: upgrade from empty, no drift, down to base, up again."""
 
 import sqlite3
+from pathlib import Path
 
 from alembic import command
+from alembic.script import ScriptDirectory
 
 import migrations
 from reconcile.shell.db import current_revision, make_engine
+from reconcile.shell.dbfile import known_revisions
 from reconcile.shell.migrate import alembic_config, downgrade, head_revision, upgrade
 
 TABLES = {"home", "appliance", "profile", "execution", "forecast", "tick", "decision", "timetableentry"}
@@ -52,3 +55,9 @@ def test_the_views_answer_on_an_empty_database(tmp_path):
     with sqlite3.connect(path) as db:
         for view in VIEWS:
             assert db.execute(f"SELECT * FROM {view}").fetchall() == []
+
+
+def test_the_code_knows_every_revision_without_alembic():
+    """`db upgrade` refuses a revision it does not know (one line) before alembic would raise."""
+    script = ScriptDirectory(str(Path(migrations.__file__).parent))
+    assert known_revisions() == {revision.revision for revision in script.walk_revisions()}

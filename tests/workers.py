@@ -19,7 +19,9 @@ command, and `ReconcileError` turned into one line and exit status 1.
 import argparse
 import json
 import os
+import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,44 @@ from reconcile.shell import requests
 from reconcile.shell.db import make_engine, require_head, transaction, translate_errors
 from reconcile.shell.store import last_tick_now, load_home
 from reconcile.shell.tick import run_tick
+
+
+class Reaper:
+    """Every process a test starts is killed, with its whole process group, and waited for when the
+    test ends, passed or failed (a timed-out `communicate` included): no worker outlives its test."""
+
+    def __init__(self) -> None:
+        self.popens: list[subprocess.Popen] = []
+        self.children: list = []  # multiprocessing processes
+
+    def popen(self, argv: list[str], **kwargs) -> subprocess.Popen:
+        """`subprocess.Popen(argv)` in a new session: its process group is its own to kill."""
+        process = subprocess.Popen(argv, start_new_session=True, **kwargs)
+        self.popens.append(process)
+        return process
+
+    def process(self, context, **kwargs):
+        """A multiprocessing `context.Process(**kwargs)`, not started."""
+        child = context.Process(**kwargs)
+        self.children.append(child)
+        return child
+
+    def reap(self) -> None:
+        for process in self.popens:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # the group outlives its leader's exit
+            except ProcessLookupError:
+                pass
+        for process in self.popens:
+            process.wait(timeout=30)
+            for stream in (process.stdin, process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+        for child in self.children:
+            if child.pid is not None and child.exitcode is None:
+                child.kill()
+            if child.pid is not None:
+                child.join(timeout=30)
 
 
 def virtual_now(t0: datetime, wall0: float, speed: float) -> datetime:
@@ -80,8 +120,8 @@ def enqueue_loop(url: str, appliances: list[str], count: int, t0: datetime, wall
 
 def tick_loop(url: str, stop_file: str, t0: datetime, wall0: float, speed: float, pause_s: float) -> dict:
     """Ticks at the virtual clock's now until `stop_file` exists, `pause_s` apart (a new engine each)."""
-    ticks = decisions = 0
-    slowest = 0.0
+    ticks = decisions = replans = most_runs = 0
+    slowest = longest_lock = 0.0
     while not os.path.exists(stop_file):
         engine = make_engine(url)
         try:
@@ -92,8 +132,12 @@ def tick_loop(url: str, stop_file: str, t0: datetime, wall0: float, speed: float
             engine.dispose()
         ticks += 1
         decisions += len(report.plan.decisions)
+        replans += report.replans
+        most_runs = max(most_runs, len(report.plan.placements) + len(report.plan.unplaced))
+        longest_lock = max(longest_lock, report.lock_ms)
         time.sleep(pause_s)
-    return {"ticks": ticks, "decisions": decisions, "slowest_tick_ms": round(slowest * 1000, 1)}
+    return {"ticks": ticks, "decisions": decisions, "slowest_tick_ms": round(slowest * 1000, 1),
+            "longest_lock_ms": round(longest_lock, 1), "replans": replans, "most_runs_planned": most_runs}
 
 
 # --- forkserver targets ----------------------------------------------------------------------

@@ -32,14 +32,14 @@ def tick(now: Now = None, as_json: Json = False, keep: Annotated[str, option(
     """Reconcile once: finish, prioritise, plan and decide. The timer runs this every minute."""
     from reconcile.shell.tick import run_tick
 
-    keep_s = seconds(keep, "--keep")
-    if keep_s and keep_s < 86400:
+    keep_s = None if keep.strip() == "0" else seconds(keep, "--keep")
+    if keep_s is not None and keep_s < 86400:
         raise ReconcileError(f"--keep {keep} is under a day: `decisions` shows the last 24 hours")
     at = clock()
     if now is not None:
         with session(write=False) as s:
             _zone, at, _ = moments(s, now)
-    report = run_tick(engine=engine(migrated=False), now=at, ran_at=clock(), keep_s=keep_s or None)
+    report = run_tick(engine=engine(migrated=False), now=at, ran_at=clock(), keep_s=keep_s)
     if not as_json:
         return say(report.summary())
     from reconcile.shell.views import tick_data

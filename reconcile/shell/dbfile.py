@@ -95,14 +95,20 @@ def _classify(connection: sqlite3.Connection) -> FileState:
 
 
 def check_integrity(connection, path: Path) -> None:
-    """`PRAGMA quick_check` on an open connection (sqlite3 or SQLAlchemy); raises `DamagedError`."""
-    rows = [row[0] for row in connection.execute("PRAGMA quick_check(3)")]
+    """`PRAGMA quick_check` on an open sqlite3 connection; raises `DamagedError`."""
+    try:
+        rows = [row[0] for row in connection.execute("PRAGMA quick_check(3)")]
+    except sqlite3.DatabaseError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            raise
+        raise damaged(path, str(error)) from None
     if rows != ["ok"]:
-        raise damaged(path, "; ".join(rows))
+        raise damaged(path, "\n".join(rows))
 
 
 def damaged(path: Path, why: str) -> DamagedError:
-    first = why.splitlines()[0] if why else "unknown damage"
+    lines = [line.strip() for line in why.splitlines() if line.strip() and not line.startswith("***")]
+    first = lines[0] if lines else "unknown damage"
     return DamagedError(f"the database {path} is damaged ({first}); nothing was written: restore it from "
                         f"a backup, or salvage it with `sqlite3 {path} .recover | sqlite3 NEW.db`")
 

@@ -303,3 +303,25 @@ def prune(session: Session, home_id: int, before: datetime) -> int:
         ~select(DECISION.c.id).where(DECISION.c.tick_id == TICK.c.id).exists(),
         ~select(TIMETABLE.c.id).where(TIMETABLE.c.tick_id == TICK.c.id).exists())).rowcount
     return decisions + ticks
+
+
+def change_marks(session: Session, home_id: int, runs_up_to: int) -> tuple:
+    """A cheap fingerprint of what a tick's plan rests on, runs requested after `runs_up_to` aside:
+    the home row, the newest tick and decision, the open runs up to that id (an ended run leaves
+    them), the appliances, programs and forecasts. Equal marks: a plan made on the first read is
+    still the plan of the second one, except for runs requested in between (planned next tick)."""
+    e, forecast = EXECUTION.c, Forecast.__table__.c
+    appliance, profile = Appliance.__table__.c, Profile.__table__.c
+    runs = (select(func.count(), func.max(e.state_since), func.total(e.progress_s))
+            .where(e.home_id == home_id, e.state.in_(OPEN_STATES), e.id <= runs_up_to))
+    newest = [select(func.max(TICK.c.id)).where(TICK.c.home_id == home_id),
+              select(func.max(DECISION.c.id)).where(DECISION.c.home_id == home_id)]
+    counted = [select(func.count(), func.max(c.id)).where(c.home_id == home_id)
+               for c in (appliance, profile, forecast)]
+    home = session.execute(select(Home.__table__).where(Home.__table__.c.id == home_id)).first()
+    return (tuple(home), *(session.execute(q).one() for q in (runs, *counted)),
+            *(session.execute(q).scalar() for q in newest))
+
+
+def newest_run_id(session: Session, home_id: int) -> int:
+    return session.execute(select(func.max(EXECUTION.c.id)).where(EXECUTION.c.home_id == home_id)).scalar() or 0

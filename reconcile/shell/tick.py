@@ -3,8 +3,10 @@
 The write lock is held only to write. On SQLite the tick loads and plans in a plain read transaction
 (which never waits and blocks no one), then takes the lock (`BEGIN IMMEDIATE`) and writes only if no
 other connection committed anything since its read (`PRAGMA data_version` is unchanged); else it
-plans again from the new state, and after `OPTIMISTIC_TRIES` it plans under the lock. So what is
-written is always the plan of the state it is written over, as with one transaction. A crash
+plans again from the new state. On a retry it also writes when only new runs were requested
+meanwhile (`store.change_marks` is unchanged: they are planned by the next tick); else it plans
+under the lock. So what is written is always the plan of the state it is written over, as with one
+transaction, but for runs requested while it planned, which it leaves pending and unplanned. A crash
 anywhere rolls the write back; two ticks at once serialise on BEGIN IMMEDIATE, and the second
 re-plans from the first one's result.
 
@@ -24,9 +26,18 @@ from reconcile.planner.plan import plan as make_plan
 from reconcile.planner.timetable import build_timetable
 from reconcile.shell.db import require_head, transaction_on, translate_errors
 from reconcile.shell.dbfile import check_integrity
-from reconcile.shell.store import apply, finish_tick, home_row, load_snapshot, prune, start_tick
+from reconcile.shell.store import (
+    apply,
+    change_marks,
+    finish_tick,
+    home_row,
+    load_snapshot,
+    newest_run_id,
+    prune,
+    start_tick,
+)
 
-OPTIMISTIC_TRIES = 2  # plans made outside the lock before one is made under it
+OPTIMISTIC_TRIES = 3  # plans made outside the lock before one is made under it
 DEFAULT_KEEP_S = 90 * 86400  # `wattplan tick --keep`: ticks and decisions older than this are pruned
 
 
@@ -69,15 +80,17 @@ def _tick(engine: Engine, now: datetime, ran_at: datetime, keep_s: int | None) -
     sqlite = engine.dialect.name == "sqlite"
     replans = 0
     with engine.connect() as connection:  # one connection: data_version counts others' commits on it
-        for _ in range(OPTIMISTIC_TRIES if sqlite else 0):
+        for attempt in range(OPTIMISTIC_TRIES if sqlite else 0):
             with transaction_on(connection, write=False) as session:
                 home, plan = _plan(session, now)
-                seen = _data_version(session)
+                seen, runs_up_to = _data_version(session), newest_run_id(session, home.id)
+                marks = change_marks(session, home.id, runs_up_to)
                 check_integrity(connection.connection.driver_connection, _path(engine))
             with transaction_on(connection, write=True) as session:
                 locked = time.perf_counter()
                 home_row(session)  # a read first: data_version is this snapshot's from here on
-                if _data_version(session) == seen:
+                if _data_version(session) == seen or (  # a retry lets new requests wait for the next tick
+                        attempt > 0 and change_marks(session, home.id, runs_up_to) == marks):
                     return _write(session, home, plan, ran_at, keep_s, started, locked, replans)
             replans += 1
         with transaction_on(connection, write=True) as session:  # not SQLite, or the state kept changing
