@@ -40,6 +40,8 @@ def parse_duration(text: str, *, what: str = "duration") -> int:
         raise ReconcileError(f"{what} {text!r} must be longer than zero")
     if not math.isfinite(seconds) or seconds > MAX_DURATION_S:
         raise ReconcileError(f"{what} {text!r} is longer than the longest accepted, 366d")
+    if round(seconds) < 1:  # whole seconds are stored: 0.4s would become 0
+        raise ReconcileError(f"{what} {text!r} is shorter than the shortest accepted, 1s")
     return round(seconds)
 
 

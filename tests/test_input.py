@@ -76,6 +76,12 @@ def test_a_duration_beyond_366_days_is_refused(db):
             message=f"--duration '{'9' * 400}' is longer than the longest accepted, 366d")
 
 
+def test_a_duration_under_one_second_is_refused(db):
+    """Whole seconds are stored: a slot of 0.4s would become 0 (then the default, silently)."""
+    refused(db, "profile", "add", "washer", "x", "--watts", "1000", "--slot", "0.4s",
+            message="--slot '0.4s' is shorter than the shortest accepted, 1s")
+
+
 def test_a_program_longer_than_48_hours_is_refused(db):
     refused(db, "profile", "add", "washer", "long", "--power", "1kW", "--duration", "300d",
             message="a program of 7200h is longer than the longest accepted, 48h")
@@ -209,6 +215,14 @@ def test_a_forecast_time_outside_2000_to_2100_is_refused(db, tmp_path):
     forecast = tmp_path / "pv.csv"
     forecast.write_text("timestamp,value\n9999-12-31T23:00,1\n")
     refused(db, "forecast", "import", "pv", forecast, message="line 2: the time is outside the years 2000 to 2100")
+
+
+def test_a_forecast_covering_more_than_366_days_is_refused(db, tmp_path):
+    """Two rows a century apart would be resampled into 52 million slots: a hang, then MemoryError."""
+    forecast = tmp_path / "pv.csv"
+    forecast.write_text("timestamp,value\n2000-01-01T00:00Z,1\n2099-01-01T00:00Z,2\n")
+    refused(db, "forecast", "import", "pv", forecast, message="the series covers 72320 days, more than 366, "
+                                                              "the longest accepted")
 
 
 SECRET = "root:$6$s3cretHash:20228:0:99999:7:::\n"

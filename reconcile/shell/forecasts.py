@@ -19,7 +19,7 @@ Rows may come in any order (they are sorted by start). Errors are one line namin
 counting the header as line 1) or the item (JSON, from 1), never the input's text: not a number,
 NaN, infinite or beyond `MAX_VALUE` in magnitude (after the unit's conversion), negative PV or base
 load, a time outside the years 2000 to 2100, a duplicate or overlapping interval, a gap inside the
-series.
+series, a series covering more than 366 days.
 
 Resampling: each slot of the home's grid that the series covers gets the time-weighted mean of
 the values over the part of the slot the series covers (a mean when the series is finer than
@@ -48,6 +48,7 @@ from reconcile.units import FIRST_YEAR, LAST_YEAR
 
 UNITS = {"pv": "W", "base": "W", "price": "per kWh"}
 MAX_VALUE = 1e9  # W or per kWh: a thousand times any house's, still exact when summed over slots
+MAX_SPAN_S = 366 * 86400  # what one import may cover: resampled to the home's slots, row by row
 _SCALES = {  # header of the value column -> factor to the base unit, per kind
     "pv": {"value": 1.0, "value_w": 1.0, "value_kw": 1000.0},
     "base": {"value": 1.0, "value_w": 1.0, "value_kw": 1000.0},
@@ -224,7 +225,11 @@ def resample(intervals: list[Interval], *, slot_s: int) -> list[Interval]:
 def prepare(text: str, *, kind: str, slot_s: int, zone: ZoneInfo) -> tuple[list[Row], list[Interval]]:
     """Parse, validate and resample: the rows read and the intervals to store. PURE."""
     rows = parse(text, kind=kind, zone=zone)
-    return rows, resample(to_intervals(rows, slot_s=slot_s, zone=zone), slot_s=slot_s)
+    intervals = to_intervals(rows, slot_s=slot_s, zone=zone)
+    if intervals[-1].end - intervals[0].start > MAX_SPAN_S:
+        raise ReconcileError(f"the series covers {(intervals[-1].end - intervals[0].start) / 86400:.0f} days, "
+                             "more than 366, the longest accepted")
+    return rows, resample(intervals, slot_s=slot_s)
 
 
 def import_series(session: Session, *, home: Home, kind: str, text: str) -> Imported:
