@@ -121,12 +121,12 @@ def _tune_sqlite(engine: Engine, *, begin: str) -> None:
         # A read marked READ_ONLY (the schema check) must not queue for the write lock behind a tick.
         if connection.get_execution_options().get(READ_ONLY) or begin == "BEGIN":
             return connection.exec_driver_sql("BEGIN")
-        deadline = time.monotonic() + LOCK_WAIT_S
+        deadline = time.perf_counter() + LOCK_WAIT_S
         while True:
             try:
                 return connection.exec_driver_sql(begin)
             except OperationalError as error:  # busy after the whole busy timeout: BEGIN did nothing
-                if not is_busy(error) or time.monotonic() + BUSY_TIMEOUT_MS / 1000 > deadline:
+                if not is_busy(error) or time.perf_counter() + BUSY_TIMEOUT_MS / 1000 > deadline:
                     raise
 
 
