@@ -4,6 +4,7 @@ Every state change the product makes goes through `transition`: the tick's plan,
 writes it, `requests.end` (cancel, done) and the simulator. These tables pin what it returns.
 """
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -187,6 +188,16 @@ def test_ticks_that_stop_count_only_the_covered_two_minutes_and_the_run_resumes_
     assert ends == [(NOW + 2 * HOUR + 58 * MIN, NOW + 2 * HOUR + 58 * MIN)]  # 120 s + 58 min = 1 h
 
 
+def test_a_lapsed_pausable_run_whose_power_is_now_needed_is_paused_where_it_was() -> None:
+    heater = run(1, flat(2000, 60), interruptible=True, priority_class=2)
+    after, _ = ticked(snap(heater), NOW)
+    urgent = run(2, flat(2000, 30), at=NOW + HOUR, priority_class=9)  # asked for during the downtime
+    gap = plan(replace(after, runs=(*after.runs, urgent)), NOW + 2 * HOUR)
+    assert [(t.execution_id, t.event, t.state, t.progress_s) for t in gap.transitions] == [
+        (1, "lapse", "running", 120.0), (1, "pause", "paused", 120.0), (2, "start", "running", 0.0)]
+    assert decisions(gap) == {(1, "pause"), (2, "start")}
+
+
 def test_a_run_over_inside_its_cover_is_finished_at_its_end_after_downtime() -> None:
     after, _ = ticked(snap(run(1, HALF)), *[NOW + k * MIN for k in range(60)])  # the ticks stop at 59 min
     downtime = plan(after, NOW + 5 * HOUR)
@@ -234,12 +245,16 @@ CLOCK_STEPS = st.one_of(
 )
 
 
+STATE_TOLD = {"start": "running", "resume": "running", "pause": "paused"}
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(snapshots(max_runs=5), st.lists(CLOCK_STEPS, min_size=1, max_size=10))
 def test_any_clock_sequence_keeps_progress_covered_and_the_clock_rule(drawn, steps) -> None:
     """Ticks at any sequence of instants (forward jumps, back steps, repeats, huge jumps):
-    progress never shrinks; no run starts twice; a run ends only inside the cover of the tick
-    before (never for time no decision vouched for); the instant planned at never goes back
+    progress never shrinks; no run starts twice; every start, resume and pause is recorded as
+    such; a run ends only inside the cover of the tick before (never for time no decision
+    vouched for); the instant planned at never goes back
     except to the given `now` when that is more than CLOCK_STEP_BACK_S behind the newest tick."""
     snapshot, now = drawn
     progress = {r.id: r.progress_s for r in snapshot.runs}
@@ -252,6 +267,8 @@ def test_any_clock_sequence_keeps_progress_covered_and_the_clock_rule(drawn, ste
             behind = (planned_at - now).total_seconds()
             assert result.now == (now if behind > CLOCK_STEP_BACK_S else max(now, planned_at))
             assert result.clock_returned == (behind > CLOCK_STEP_BACK_S)
+        final = {t.execution_id: t.state for t in result.transitions}  # what each decision says is recorded
+        assert all(final[d.execution_id] == STATE_TOLD[d.kind] for d in result.decisions if d.kind in STATE_TOLD)
         for change in result.transitions:
             assert change.progress_s >= progress.get(change.execution_id, 0.0) - 1e-6
             progress[change.execution_id] = change.progress_s

@@ -34,8 +34,9 @@ def plan(snapshot: Snapshot, now: datetime, *, timetable=build_timetable) -> Pla
     placements, unplaced, _grid = timetable(snapshot, still_open, now_s)
     decisions = decide(still_open, placements, dict(priorities), now_s, resumes)
     by_id = {run.id: run for run in still_open}
-    changes = completions + lapses + tuple(
-        transition(by_id[d.execution_id], d.kind, now) for d in decisions if d.execution_id not in resumes)
+    changes = completions + lapses + tuple(  # a lapsed running run's resume is its lapse: no second change
+        transition(by_id[d.execution_id], d.kind, now) for d in decisions
+        if not (d.kind == "resume" and d.execution_id in resumes))
     return Plan(
         now=now,
         transitions=changes,
@@ -75,9 +76,10 @@ def lapse(runs: tuple[Run, ...], now: datetime, returned_s: float):
 
     A running run whose cover ended before `now` (the ticks stopped, or the clock jumped ahead)
     was switched off by its actuator then: its progress counts to the end of its cover, and it
-    resumes where it was. After the clock came back (`returned_s` > 0 behind the newest tick), every running
-    run is counted to that tick's instant and runs on from `now`, and a paused run's pause
-    restarts at `now`: nothing waits for the clock to catch up.
+    resumes where it was (or is paused, if its power is needed). After the clock came back
+    (`returned_s` > 0 behind the newest tick), every running run is counted to that tick's
+    instant and runs on from `now`, and a paused run's pause restarts at `now`: nothing waits for
+    the clock to catch up.
     """
     changes, after, resumes = [], [], {}
     for run in runs:
