@@ -5,7 +5,7 @@
                           ├─complete─▶ finished (profile over, at the instant it ended)
     running or paused ────├─done─────▶ finished (the user says the appliance finished early)
     any open state ───────└─cancel───▶ cancelled (the user stopped it)
-    running or paused ──lapse──▶ the same state, its record restarted at `at` (see `lapse`)
+    running or paused ──lapse──▶ the same state, its record restarted at `at` (see `plan.lapse`)
 
 A running run's progress counts only time some decision vouched for: up to its `covered_until`
 (the newest tick's `now` + DECISION_TTL_S; after that an actuator switches it off). So a run is

@@ -47,7 +47,7 @@ class TickReport:
     now: datetime
     plan: Plan
     duration_ms: float
-    clock_behind_s: float  # > 0: the given now was before the last tick's; planned at that instead
+    clock_behind_s: float  # > 0: the given now was before the last tick's; planned at that up to an hour behind
     lock_ms: float = 0.0  # how long the tick held the write lock
     replans: int = 0  # plans discarded because another connection wrote meanwhile
     pruned: int = 0  # old ticks and decisions removed
