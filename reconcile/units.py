@@ -5,9 +5,12 @@ the scenario loader report mistakes the same way.
 
 Bounds no household reaches (README, "Bounds") are enforced here, so a mistyped value is refused
 in one line instead of overflowing a date or filling memory: a duration is at most `MAX_DURATION_S`
-(366 days), a time lies in the years 2000 to 2100. A local time (naive ISO 8601 or `HH:MM`) that
-does not exist (the hour skipped when clocks go forward) or happens twice (the hour repeated when
-they go back) is refused, with the way to say it exactly: an ISO 8601 time with its UTC offset.
+(366 days), a time lies in the years 2000 to 2100.
+
+Daylight saving (README, "Daylight saving"), the rule of iCalendar (RFC 5545, 3.3.5): a local
+time (naive ISO 8601 or `HH:MM`) that does not exist, skipped when the clocks go forward, is read
+with the offset from before the change (02:30 on a 02:00 -> 03:00 night is 03:30); one that
+happens twice, when they go back, is the first. `dst_note` says which was read, for a warning.
 """
 
 import math
@@ -79,22 +82,43 @@ def parse_time(text: str, *, now: datetime, zone: ZoneInfo, what: str = "time") 
     if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
         raise ReconcileError(f"{what} {text!r} is outside the years {FIRST_YEAR} to {LAST_YEAR}")
     if parsed.tzinfo is None:
-        parsed = local_instant(parsed, zone, what=what)
+        parsed = local_instant(parsed, zone)
     return parsed.astimezone(UTC)
 
 
-def local_instant(wall: datetime, zone: ZoneInfo, *, what: str = "time") -> datetime:
-    """The naive wall-clock time `wall` in `zone`; refused when DST skips it or repeats it."""
+def local_instant(wall: datetime, zone: ZoneInfo) -> datetime:
+    """The naive wall-clock time `wall` in `zone`: in a gap with the offset from before it, in a
+    repeated hour the first (both are `fold=0`)."""
+    return wall.replace(tzinfo=zone, fold=0)
+
+
+def dst_note(text: str, instant: datetime, zone: ZoneInfo, *, what: str = "time") -> str | None:
+    """What `parse_time` made of `text` when it is a local time the clocks skip or repeat, else None."""
+    wall = _wall_time(text.strip(), instant, zone)
+    if wall is None:
+        return None
     first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
     if first.utcoffset() == second.utcoffset():
-        return first
-    shown = f"{wall:%Y-%m-%d %H:%M}"
-    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:  # not on the clock: a gap
-        raise ReconcileError(f"{what} {shown} does not exist in {zone.key} (the clocks go forward): "
-                             "give a time outside the gap")
-    offsets = " or ".join(f"{wall:%Y-%m-%dT%H:%M}{_offset(moment)}" for moment in (first, second))
-    raise ReconcileError(f"{what} {shown} happens twice in {zone.key} (the clocks go back): "
-                         f"say which, {offsets}")
+        return None
+    shown, read = f"{wall:%Y-%m-%d %H:%M}", instant.astimezone(zone)
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:  # not on any clock: a gap
+        return (f"{what} {shown} does not exist in {zone.key} (the clocks go forward): read as "
+                f"{read:%H:%M} {read.tzname()}")
+    return (f"{what} {shown} happens twice in {zone.key} (the clocks go back): read as the first, "
+            f"{wall:%Y-%m-%dT%H:%M}{_offset(first)}; the second is {wall:%Y-%m-%dT%H:%M}{_offset(second)}")
+
+
+def _wall_time(text: str, instant: datetime, zone: ZoneInfo) -> datetime | None:
+    clock = _CLOCK.match(text)
+    if clock:  # read as the first such wall time after the gap's start: the same local date
+        local_day = (instant.astimezone(zone) - timedelta(hours=3)).date()
+        for day in (local_day, local_day + timedelta(days=1)):
+            wall = datetime.combine(day, time(int(clock.group(1)), int(clock.group(2))))
+            if local_instant(wall, zone).astimezone(UTC) == instant:
+                return wall
+        return None
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo is None else None
 
 
 def _offset(moment: datetime) -> str:
@@ -112,7 +136,7 @@ def _next_occurrence(hour: int, minute: int, *, now: datetime, zone: ZoneInfo, t
         wall = datetime.combine(local_day + timedelta(days=offset), time(hour, minute))
         candidate = wall.replace(tzinfo=zone)
         if candidate.astimezone(UTC) > now:
-            return local_instant(wall, zone, what=what).astimezone(UTC)
+            return local_instant(wall, zone).astimezone(UTC)
     raise AssertionError("unreachable: a clock time recurs within two days")
 
 

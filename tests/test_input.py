@@ -285,27 +285,34 @@ def test_a_trace_spanning_ten_years_is_refused(db, tmp_path, content):
 # --- daylight saving -----------------------------------------------------------------------------
 
 
+def latest_end(db) -> str:
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT latest_end FROM execution ORDER BY id DESC").fetchone()[0]
+
+
 @pytest.mark.parametrize(("by", "now"), [
     ("2026-03-29T02:30", "2026-03-28T10:00"),
     ("02:30", "2026-03-28T10:00"),  # the next 02:30 is the one that does not exist
 ])
-def test_a_local_time_in_the_spring_gap_is_refused(db, by, now):
-    refused(db, "enqueue", "washer", "--by", by, "--now", now,
-            message="--by 2026-03-29 02:30 does not exist in Europe/Berlin (the clocks go forward): "
-                    "give a time outside the gap")
+def test_a_local_time_in_the_spring_gap_is_read_after_it_with_a_warning(db, by, now):
+    result = wattplan("enqueue", "washer", "--by", by, "--now", now)
+    assert (result.stdout, result.stderr) == ("1\n", "warning: --by 2026-03-29 02:30 does not exist in Europe/Berlin "
+                                              "(the clocks go forward): read as 03:30 CEST\n")
+    assert latest_end(db) == "2026-03-29 01:30:00.000000"  # 03:30 CEST
 
 
 @pytest.mark.parametrize(("by", "now"), [("2026-10-25T02:30", "2026-10-24T10:00"), ("02:30", "2026-10-24T10:00")])
-def test_a_local_time_in_the_autumn_overlap_is_refused_with_both_offsets(db, by, now):
-    refused(db, "enqueue", "washer", "--by", by, "--now", now,
-            message="--by 2026-10-25 02:30 happens twice in Europe/Berlin (the clocks go back): say which, "
-                    "2026-10-25T02:30+02:00 or 2026-10-25T02:30+01:00")
+def test_a_local_time_in_the_autumn_overlap_is_the_first_with_a_warning(db, by, now):
+    result = wattplan("enqueue", "washer", "--not-before", "2026-10-24T23:00", "--by", by, "--now", now)
+    assert result.stderr == ("warning: --by 2026-10-25 02:30 happens twice in Europe/Berlin (the clocks go back): "
+                             "read as the first, 2026-10-25T02:30+02:00; the second is 2026-10-25T02:30+01:00\n")
+    assert latest_end(db) == "2026-10-25 00:30:00.000000"  # 02:30 CEST
 
 
 def test_a_time_with_an_offset_in_the_overlap_is_exact(db):
-    wattplan("enqueue", "washer", "--by", "2026-10-25T02:30+01:00", "--now", "2026-10-24T10:00")
-    with sqlite3.connect(db) as connection:
-        assert connection.execute("SELECT latest_end FROM execution").fetchone() == ("2026-10-25 01:30:00.000000",)
+    result = wattplan("enqueue", "washer", "--by", "2026-10-25T02:30+01:00", "--now", "2026-10-24T10:00")
+    assert result.stderr == ""
+    assert latest_end(db) == "2026-10-25 01:30:00.000000"
 
 
 # --- the CLI a person expects --------------------------------------------------------------------

@@ -42,6 +42,7 @@ def enqueue(
     """
     from reconcile.shell.requests import Request, earliest_end_past_deadline
     from reconcile.shell.requests import enqueue as enqueue_run
+    from reconcile.units import dst_note
 
     within_s = seconds(within, "--within")
     with session() as s:
@@ -50,6 +51,10 @@ def enqueue(
             appliance, program, times["not_before"], within_s, times["by"], priority_class, objective))
         late_end = earliest_end_past_deadline(s, execution)
     say(str(execution.id))
+    for what, text in (("--not-before", not_before), ("--by", by)):  # a time the clocks skip or repeat
+        note = dst_note(text, times[what[2:].replace("-", "_")], zone, what=what) if text else None
+        if note:
+            say(f"warning: {note}", console=err)
     if late_end is not None:  # accepted: late is better than never, but the person should know
         ends, deadline = (moment.astimezone(zone) for moment in (late_end, execution.latest_end))
         say(f"warning: execution #{execution.id} ends at {ends:%Y-%m-%d %H:%M} at the earliest, after its "
