@@ -4,6 +4,10 @@ The commands live in `reconcile/commands/`, one module per help panel; each pars
 database, calls reconcile and renders. Only the CLI layer (this module and that package) reads the
 environment and the clock. The database layer, alembic and the scenario loader are imported inside
 the commands that need them, so `--help` and `tick` start fast.
+
+The root command (`WattplanGroup`) accepts `--db` anywhere on the line and shows every command's
+help with plain placeholders (typer 0.29, pinned in pyproject.toml, would print `<bool>`, `<str>`
+and `{NAME}`); `--version` prints the installed version.
 """
 
 from typing import Annotated
