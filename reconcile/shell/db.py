@@ -71,10 +71,7 @@ def open_database(url: str, *, write: bool = True, migrated: bool = True, create
 def _check_file(path: Path, *, create: bool) -> None:
     """Refuse, in one line, a file wattplan must not use: see `dbfile`. Before migrations
     (`create`) the file's pages are checked too (`PRAGMA quick_check`)."""
-    try:
-        state = dbfile.inspect(path, timeout_s=BUSY_TIMEOUT_MS / 1000, integrity=create)
-    except sqlite3.OperationalError as error:
-        raise database_error(DBAPIError(None, None, error)) from None
+    state = translate_errors(dbfile.inspect, path, timeout_s=BUSY_TIMEOUT_MS / 1000, integrity=create)
     dbfile.refuse_foreign(path, state)
     if state.kind == "own":
         require_known(state.revision)

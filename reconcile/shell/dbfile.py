@@ -78,9 +78,7 @@ def inspect(path: Path, *, timeout_s: float = 10.0, integrity: bool = False) -> 
         finally:
             connection.close()
     except sqlite3.DatabaseError as error:
-        if "locked" in str(error) or "busy" in str(error):
-            raise
-        raise damaged(path, str(error)) from None
+        raise failure(path, error) from None
 
 
 def _classify(connection: sqlite3.Connection) -> FileState:
@@ -99,11 +97,22 @@ def check_integrity(connection, path: Path) -> None:
     try:
         rows = [row[0] for row in connection.execute("PRAGMA quick_check(3)")]
     except sqlite3.DatabaseError as error:
-        if "locked" in str(error) or "busy" in str(error):
-            raise
-        raise damaged(path, str(error)) from None
+        raise failure(path, error) from None
     if rows != ["ok"]:
         raise damaged(path, "\n".join(rows))
+
+
+DAMAGE = ("malformed", "not a database", "corrupt")
+
+
+def failure(path: Path, error: sqlite3.DatabaseError) -> Exception:
+    """`DamagedError` for a damaged file; else the error as SQLAlchemy's, which `db.database_error`
+    turns into its one line (busy, a full disk or an I/O error: transient, exit 4)."""
+    if any(word in str(error).lower() for word in DAMAGE):
+        return damaged(path, str(error))
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError(None, None, error)
 
 
 def damaged(path: Path, why: str) -> DamagedError:
