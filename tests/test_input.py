@@ -101,6 +101,19 @@ def test_home_settings_outside_their_bounds_are_refused(db, option, value, messa
     refused(db, "init", option, value, message=message)
 
 
+def test_a_setting_saved_before_the_bounds_is_one_line_at_the_tick_and_init_repairs_it(db):
+    """A home an older version saved with a 100-year horizon: the tick says so in one line and
+    writes nothing (it used to run out of memory every minute); the advice it gives works."""
+    wattplan("enqueue", "washer", "--now", "2026-06-30T08:00")
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE home SET horizon_s = ?", (36500 * 86400,))
+    refused(db, "tick", "--now", "2026-06-30T08:00", message=(
+        "the home's settings cannot be planned: horizon 876000h is longer than the longest accepted, 7d; "
+        "change them with `wattplan init`"))
+    wattplan("init", "--horizon", "24h")
+    assert "1 start" in wattplan("tick", "--now", "2026-06-30T08:00").stdout
+
+
 # --- settings that can never work ----------------------------------------------------------------
 
 

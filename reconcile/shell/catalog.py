@@ -40,7 +40,7 @@ def init_home(session: Session, *, now: datetime, limit_w: float | None, timezon
     for name, value in settings.items():
         if value is not None:
             setattr(home, name, value)
-    _check_home(home)
+    check_home(home)
     _check_limit_fits_programs(session, home)
     home.updated_at = now
     session.add(home)
@@ -48,7 +48,8 @@ def init_home(session: Session, *, now: datetime, limit_w: float | None, timezon
     return home, created
 
 
-def _check_home(home: Home) -> None:
+def check_home(home) -> None:
+    """Refuse, in one line, home settings that can never be planned (the bounds in the README)."""
     parse_zone(home.timezone)
     if not MIN_SLOT_S <= home.slot_s <= MAX_SLOT_S:
         raise ReconcileError(f"slot {format_duration(home.slot_s)} is not between 1m and 1h")

@@ -21,9 +21,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from reconcile.errors import ReconcileError
 from reconcile.planner.domain import Plan
 from reconcile.planner.plan import plan as make_plan
 from reconcile.planner.timetable import build_timetable
+from reconcile.shell.catalog import check_home
 from reconcile.shell.db import require_head, transaction_on, translate_errors
 from reconcile.shell.dbfile import check_integrity
 from reconcile.shell.store import (
@@ -83,8 +85,10 @@ def _tick(engine: Engine, now: datetime, ran_at: datetime, keep_s: int | None) -
         for attempt in range(OPTIMISTIC_TRIES if sqlite else 0):
             with transaction_on(connection, write=False) as session:
                 home, plan = _plan(session, now)
-                seen, runs_up_to = _data_version(session), newest_run_id(session, home.id)
-                marks = change_marks(session, home.id, runs_up_to)
+                seen = _data_version(session)
+                if attempt > 0:  # only a retry compares marks: the first try needs no more statements
+                    runs_up_to = newest_run_id(session, home.id)
+                    marks = change_marks(session, home.id, runs_up_to)
                 check_integrity(connection.connection.driver_connection, _path(engine))
             with transaction_on(connection, write=True) as session:
                 locked = time.perf_counter()
@@ -103,6 +107,11 @@ def _tick(engine: Engine, now: datetime, ran_at: datetime, keep_s: int | None) -
 
 def _plan(session, now: datetime):
     home = home_row(session)
+    try:  # a setting saved before the bounds existed is one line, not a MemoryError every tick
+        check_home(home)
+    except ReconcileError as error:
+        raise ReconcileError(f"the home's settings cannot be planned: {error}; change them with `wattplan init`"
+                             ) from None
     snapshot = load_snapshot(session=session, home=home, now=now, for_planning=True)
     return home, make_plan(snapshot, now, timetable=timetable_for(snapshot.home.planner))
 
