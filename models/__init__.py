@@ -29,6 +29,14 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
+class TableModel(SQLModel):
+    """What every table shares. `defer_build`: pydantic builds a model's validation schema only if
+    it is ever used (tables are not validated on construction); building all eight at import was a
+    tenth of what `wattplan tick` spends beyond its imports (BENCHMARKS.md)."""
+
+    model_config = {"defer_build": True}
+
+
 STATES = ("pending", "running", "paused", "finished", "cancelled")
 OPEN_STATES = ("pending", "running", "paused")
 DECISION_KINDS = ("start", "pause", "resume", "stop")
@@ -67,7 +75,7 @@ def _home_fk() -> Any:
     return Field(foreign_key="home.id", ondelete="CASCADE", index=True)
 
 
-class Home(SQLModel, table=True):
+class Home(TableModel, table=True):
     """The grid connection: the import limit every slot must respect, and planning settings."""
 
     __table_args__ = (
@@ -90,7 +98,7 @@ class Home(SQLModel, table=True):
     updated_at: datetime = _utc()
 
 
-class Appliance(SQLModel, table=True):
+class Appliance(TableModel, table=True):
     """A device wattplan switches; its defaults apply to every run requested for it."""
 
     __table_args__ = (
@@ -110,7 +118,7 @@ class Appliance(SQLModel, table=True):
     created_at: datetime = _utc()
 
 
-class Profile(SQLModel, table=True):
+class Profile(TableModel, table=True):
     """A program ("eco"): the power of one cycle, `slot_s` seconds per entry of `watts`."""
 
     __table_args__ = (
@@ -132,7 +140,7 @@ class Profile(SQLModel, table=True):
     created_at: datetime = _utc()
 
 
-class Execution(SQLModel, table=True):
+class Execution(TableModel, table=True):
     """One requested run of a program, from request to finish or cancellation."""
 
     __table_args__ = (
@@ -168,7 +176,7 @@ class Execution(SQLModel, table=True):
     note: str | None = None  # why it is not planned, when it is not
 
 
-class Forecast(SQLModel, table=True):
+class Forecast(TableModel, table=True):
     """One interval of a forecast series: PV (W), base load (W) or import price (per kWh)."""
 
     __table_args__ = (
@@ -185,7 +193,7 @@ class Forecast(SQLModel, table=True):
     value: float
 
 
-class Tick(SQLModel, table=True):
+class Tick(TableModel, table=True):
     """One run of the reconciler: its `now`, what it did and how long it took."""
 
     id: int | None = Field(default=None, primary_key=True)
@@ -200,7 +208,7 @@ class Tick(SQLModel, table=True):
     problems: list[str] = Field(default_factory=list, sa_type=JSON)  # skipped rows, reasons
 
 
-class Decision(SQLModel, table=True):
+class Decision(TableModel, table=True):
     """What a tick told an appliance; no actuator may act on it after `valid_until`."""
 
     __table_args__ = (CheckConstraint(_in("kind", DECISION_KINDS), name="kind_known"),)
@@ -214,7 +222,7 @@ class Decision(SQLModel, table=True):
     reason: str
 
 
-class TimetableEntry(SQLModel, table=True):
+class TimetableEntry(TableModel, table=True):
     """One contiguous stretch of a planned run; replaced whole by every tick."""
 
     __table_args__ = (UniqueConstraint("execution_id", "seq"),)
