@@ -76,7 +76,7 @@ def placement(p: Plan, execution_id: int) -> Placement:
     return next(x for x in p.placements if x.execution_id == execution_id)
 
 
-# --- store.apply on frozen values -----------------------------------------------------------------
+# --- writer.apply on frozen values ----------------------------------------------------------------
 
 
 def apply_plan(snapshot: Snapshot, p: Plan) -> Snapshot:

@@ -12,7 +12,8 @@ from reconcile.errors import ReconcileError
 from reconcile.planner.domain import OPEN_STATES, Transition
 from reconcile.planner.states import RefusedTransition, transition
 from reconcile.shell.catalog import check_fits, check_priority_class, find_appliance, find_program
-from reconcile.shell.store import load_home, load_run, transition_columns
+from reconcile.shell.store import load_home, load_run
+from reconcile.shell.writer import transition_columns
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ anywhere rolls the write back; two ticks at once serialise on BEGIN IMMEDIATE, a
 re-plans from the first one's result.
 
 The read also runs `PRAGMA quick_check`: a tick never writes into a damaged file. With `keep_s`,
-ticks and decisions older than that are pruned in the same write (`store.prune`).
+ticks and decisions older than that are pruned in the same write (`writer.prune`).
 """
 
 import time
@@ -28,16 +28,8 @@ from reconcile.planner.timetable import build_timetable
 from reconcile.shell.catalog import check_home
 from reconcile.shell.db import require_head, transaction_on, translate_errors
 from reconcile.shell.dbfile import check_integrity
-from reconcile.shell.store import (
-    apply,
-    change_marks,
-    finish_tick,
-    home_row,
-    load_snapshot,
-    newest_run_id,
-    prune,
-    start_tick,
-)
+from reconcile.shell.store import change_marks, home_row, load_snapshot, newest_run_id
+from reconcile.shell.writer import apply, finish_tick, prune, start_tick
 
 OPTIMISTIC_TRIES = 3  # plans made outside the lock before one is made under it
 DEFAULT_KEEP_S = 90 * 86400  # `wattplan tick --keep`: ticks and decisions older than this are pruned
