@@ -10,6 +10,8 @@ from reconcile.shell.migrate import upgrade
 from tests.workers import Reaper
 
 T0 = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
+# The command line's homes (`db`, `home`, `washer`, `heater`) for the CLI test modules.
+pytest_plugins = ["tests.cli_home"]
 
 
 @pytest.fixture

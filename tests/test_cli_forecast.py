@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.test_cli import T0, error, rows, tick, wattplan
+from tests.cli_home import T0, error, rows, tick, wattplan
 
 PRICES = "timestamp,value\n2026-06-30T10:00,0.30\n2026-06-30T11:00,0.10\n2026-06-30T12:00,0.20\n"
 
