@@ -14,17 +14,8 @@ import pytest
 from reconcile.errors import ExitStatus
 from reconcile.shell.db import make_engine
 from reconcile.shell.tick import run_tick
-from tests.test_faults import (
-    T,
-    assert_one_line,
-    assert_recovers,
-    at,
-    digest,
-    household,
-    snapshot,
-    wattplan,
-    without_write_permission,
-)
+from tests.fault_cases import T, assert_one_line, assert_recovers, at, digest, household, snapshot, wattplan
+from tests.test_faults import without_write_permission
 from tests.workers import check_database, query
 
 INIT = ("init", "--limit", "6.9kW", "--timezone", "Europe/Lisbon")
