@@ -38,7 +38,6 @@ class TableModel(SQLModel):
 
 
 STATES = ("pending", "running", "paused", "finished", "cancelled")
-OPEN_STATES = ("pending", "running", "paused")
 DECISION_KINDS = ("start", "pause", "resume", "stop")
 OBJECTIVES = ("asap", "cheapest", "solar")
 PLANNERS = ("greedy", "optimal")

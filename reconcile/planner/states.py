@@ -19,7 +19,7 @@ simulator go through it, and the tests' idempotence property applies them with `
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from reconcile.planner.domain import DECISION_TTL_S, Run, Transition
+from reconcile.planner.domain import DECISION_TTL_S, OPEN_STATES, Run, Transition
 
 EVENTS = ("start", "pause", "resume", "complete", "done", "cancel", "lapse")
 _ALLOWED = {  # event -> the states it may happen in
@@ -28,7 +28,7 @@ _ALLOWED = {  # event -> the states it may happen in
     "resume": ("paused",),
     "complete": ("running",),
     "done": ("running", "paused"),
-    "cancel": ("pending", "running", "paused"),
+    "cancel": OPEN_STATES,
     "lapse": ("running", "paused"),
 }
 _ENDS = {"complete": ("finished", "completed"), "done": ("finished", "done"), "cancel": ("cancelled", "cancelled")}

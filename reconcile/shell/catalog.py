@@ -129,12 +129,6 @@ def find_appliance(session: Session, home_id: int, name: str, *, required: bool 
     return appliance
 
 
-def list_appliances(session: Session) -> list[Appliance]:
-    home = load_home(session)
-    return list(session.execute(select(Appliance).where(Appliance.home_id == home.id)
-                                .order_by(Appliance.name)).scalars())
-
-
 def remove_appliance(session: Session, *, name: str) -> None:
     """Remove an appliance and its programs; refused while any execution refers to it."""
     home = load_home(session)

@@ -71,10 +71,6 @@ class Timeline:
         """Mean consumption (base + appliances) in piece i."""
         return self.base_w[i] + sum(series[i] for series in self.mean_w)
 
-    def import_w(self, i: int) -> float:
-        """Mean grid import in piece i: consumption not covered by PV (never negative)."""
-        return max(0.0, self.load_w(i) - self.pv_w[i])
-
     def peak_import_w(self, i: int) -> float:
         """Highest instantaneous import in piece i: base + every appliance at its peak − PV."""
         return max(0.0, self.base_w[i] + sum(series[i] for series in self.peak_w) - self.pv_w[i])
