@@ -95,6 +95,7 @@ class Home(TableModel, table=True):
     planner: str = "greedy"
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
+    ticked_at: datetime | None = _utc(default=None, index=True)  # wall clock of the newest tick: workers' order
 
 
 class Appliance(TableModel, table=True):
