@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pytest
 
+import migrations
 from reconcile.shell.db import make_engine
 from reconcile.shell.migrate import downgrade
 from tests.cli_home import T0, count, error, lines, rows, wattplan
@@ -37,15 +38,15 @@ def test_init_again_changes_only_the_settings_given(home):
 
 
 def test_db_upgrade_creates_then_is_a_no_op(db):
-    assert wattplan("db", "upgrade").stdout == "database at revision 0001 (head), was empty\n"
-    assert wattplan("db", "upgrade").stdout == "database at revision 0001 (head)\n"
-    assert wattplan("db", "current").stdout == "0001 (head)\n"
+    assert wattplan("db", "upgrade").stdout == f"database at revision {migrations.HEAD} (head), was empty\n"
+    assert wattplan("db", "upgrade").stdout == f"database at revision {migrations.HEAD} (head)\n"
+    assert wattplan("db", "current").stdout == f"{migrations.HEAD} (head)\n"
     assert stat.S_IMODE(db.stat().st_mode) == 0o660
 
 
 def test_db_current_on_an_emptied_database_says_how_to_upgrade(home):
     downgrade(make_engine(f"sqlite:///{home}"), "base")
-    assert wattplan("db", "current").stdout == "empty (the newest is 0001: run `wattplan db upgrade`)\n"
+    assert wattplan("db", "current").stdout == f"empty (the newest is {migrations.HEAD}: run `wattplan db upgrade`)\n"
 
 
 def test_init_sample_loads_the_sample_home_once(db):
