@@ -116,6 +116,11 @@ class Appliance(TableModel, table=True):
     priority_class: int = 5
     max_delay_s: int | None = None
     created_at: datetime = _utc()
+    # Modulating appliances (EV chargers, heat-pump boilers): any power in [min_power_w,
+    # max_power_w], in steps of power_step_w from the minimum when set; NULL: on/off only.
+    min_power_w: float | None = None
+    max_power_w: float | None = None
+    power_step_w: float | None = None
 
 
 class Profile(TableModel, table=True):
@@ -174,6 +179,10 @@ class Execution(TableModel, table=True):
     planned_end: datetime | None = _utc(default=None)
     late_s: int | None = None  # planned end past latest_end
     note: str | None = None  # why it is not planned, when it is not
+    # A modulating run asks for energy, not a program's cycle: progress_s counts seconds at its
+    # appliance's max_power_w (energy_wh / max_power_w hours in all); power_w is its setpoint now.
+    energy_wh: float | None = None
+    power_w: float | None = None
 
 
 class Forecast(TableModel, table=True):
@@ -220,6 +229,7 @@ class Decision(TableModel, table=True):
     at: datetime = _utc()
     valid_until: datetime = _utc()
     reason: str
+    power_w: float | None = None  # the setpoint of a modulating run's start or resume
 
 
 class TimetableEntry(TableModel, table=True):
