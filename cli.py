@@ -1,11 +1,11 @@
-"""wattplan's command line: the app, its global --db option, and its four panels of commands.
+"""wattplan's command line: the app, its global --db and --home options, and its panels of commands.
 
 The commands live in `reconcile/commands/`, one module per help panel; each parses, finds the
 database, calls reconcile and renders. Only the CLI layer (this module and that package) reads the
 environment and the clock. The database layer, alembic and the scenario loader are imported inside
 the commands that need them, so `--help` and `tick` start fast.
 
-The root command (`WattplanGroup`) accepts `--db` anywhere on the line and shows every command's
+The root command (`WattplanGroup`) accepts `--db` and `--home` anywhere on the line and shows every command's
 help with plain placeholders (typer 0.29, pinned in pyproject.toml, would print `<bool>`, `<str>`
 and `{NAME}`); `--version` prints the installed version.
 """
@@ -69,19 +69,22 @@ def _plain(command) -> None:
         _plain(sub)
 
 
+GLOBAL_OPTIONS = ("--db", "--home")  # the root's options that take a value
+
+
 def hoist_db(args: list[str]) -> list[str]:
-    """`args` with every `--db VALUE` (or `--db=VALUE`) moved to the front, so the global option may
+    """`args` with every global option (`--db VALUE`, `--home=VALUE` …) moved to the front, so it may
     follow the command (`wattplan status --db x.db`); nothing after `--` is touched."""
     front, rest, i = [], [], 0
     while i < len(args):
         if args[i] == "--":
             rest.extend(args[i:])
             break
-        if args[i] == "--db":  # with its value; alone at the end, the root says the value is missing
+        if args[i] in GLOBAL_OPTIONS:  # with its value; alone at the end, the root says the value is missing
             front += args[i:i + 2]
             i += 2
             continue
-        (front if args[i].startswith("--db=") else rest).append(args[i])
+        (front if args[i].startswith(tuple(f"{o}=" for o in GLOBAL_OPTIONS)) else rest).append(args[i])
         i += 1
     return front + rest
 
@@ -124,10 +127,13 @@ def options(
     db: Annotated[str | None, option("PATH_OR_URL", "Database file or SQLAlchemy URL (also after the command).", (
         "$WATTPLAN_DB, else $STATE_DIRECTORY/wattplan.db, else wattplan.db in the user's app directory"))
     ] = None,
+    home: Annotated[str | None, option("NAME", "The home to act on (also after the command).", (
+        "$WATTPLAN_HOME, else the only home"))] = None,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
                                           help="Print wattplan's version and exit.")] = False,
 ) -> None:
     global_options["db"] = db
+    global_options["home"] = home
 
 
 for panel in (setup_home.PANEL, runs.PANEL, watch.PANEL, try_it.PANEL):  # the order of `wattplan --help`

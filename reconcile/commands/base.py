@@ -46,7 +46,7 @@ out = LazyConsole()
 err = LazyConsole(stderr=True)
 # The characters rich's Console strips from text (rich.control.strip_control_codes), stripped here too.
 _CONTROL_CODES = dict.fromkeys((7, 8, 11, 12, 13))
-global_options: dict[str, str | None] = {"db": None}  # set by the app's callback in cli.py
+global_options: dict[str, str | None] = {"db": None, "home": None}  # set by the app's callback in cli.py
 
 
 def option(metavar: str, help: str, shown: str | None = None, *names: str):
@@ -143,12 +143,18 @@ def engine(*, write: bool = True, migrated: bool = True, create: bool = False):
     return open_database(url, write=write, migrated=migrated, create=create, app_dir=user_dir)
 
 
+def home_name() -> str | None:
+    """The home commands act on: `--home`, else `WATTPLAN_HOME`, else None (the only home)."""
+    return global_options["home"] or os.environ.get("WATTPLAN_HOME") or None
+
+
 @contextmanager
-def session(*, write: bool = True) -> Iterator:
-    """One transaction on the existing, migrated database, committed when the block succeeds."""
+def session(*, write: bool = True, target=None) -> Iterator:
+    """One transaction on the existing, migrated database (or `target`, an engine), acting on
+    `home_name()`'s home, committed when the block succeeds."""
     from reconcile.shell.db import transaction
 
-    with transaction(engine(write=write)) as s:
+    with transaction(target or engine(write=write), home=home_name(), write=write) as s:
         yield s
 
 

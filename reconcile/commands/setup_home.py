@@ -71,7 +71,6 @@ def init(
 ) -> None:
     """Create the database if needed, then create the home or change its settings."""
     from reconcile.shell import catalog
-    from reconcile.shell.db import transaction
 
     settings = home_settings(limit, timezone, slot, horizon, reserve, objective, planner)
     if sample:
@@ -80,7 +79,7 @@ def init(
 
         scenario = builtin_scenario("sample_day")
     target = upgraded_engine(new_home=sample or (limit is not None and timezone is not None))
-    with transaction(target) as s:
+    with session(target=target) as s:
         loaded = load_into_db(s, scenario, clock(), settings=settings) if sample else None
         home, created = catalog.init_home(s, now=clock(), **settings)
     say(f"{'created' if created or (loaded and loaded.created) else 'updated'} the home: limit "

@@ -13,6 +13,7 @@ from reconcile.commands.base import (
     emit,
     engine,
     err,
+    home_name,
     moments,
     option,
     out,
@@ -39,7 +40,7 @@ def tick(now: Now = None, as_json: Json = False, keep: Annotated[str, option(
     if now is not None:
         with session(write=False) as s:
             _zone, at, _ = moments(s, now)
-    report = run_tick(engine=engine(migrated=False), now=at, ran_at=clock(), keep_s=keep_s)
+    report = run_tick(engine=engine(migrated=False), now=at, ran_at=clock(), keep_s=keep_s, home=home_name())
     if not as_json:
         return say(report.summary())
     from reconcile.shell.views import tick_data

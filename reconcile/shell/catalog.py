@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from models import OBJECTIVES, PLANNERS, Appliance, Execution, Home, Profile
 from reconcile.errors import ReconcileError
-from reconcile.shell.store import load_home
+from reconcile.shell.store import SEVERAL_HOMES, chosen_home, load_home
 from reconcile.units import format_duration, format_power, parse_zone
 
 MIN_SLOT_S, MAX_SLOT_S = 60, 3600
@@ -28,13 +28,21 @@ MAX_NAME = 64
 def init_home(session: Session, *, now: datetime, limit_w: float | None, timezone: str | None,
               slot_s: int | None = None, horizon_s: int | None = None, reserve_w: float | None = None,
               objective: str | None = None, planner: str | None = None) -> tuple[Home, bool]:
-    """Create the home, or update the settings given; returns (home, created)."""
-    home = session.execute(select(Home).order_by(Home.id)).scalars().first()
-    created = home is None
+    """Create the session's home (`store.chosen_home`; "home" when none is named), or update the
+    settings given; returns (home, created)."""
+    name = chosen_home(session)
+    query = select(Home).where(Home.name == name) if name is not None else select(Home).order_by(Home.id).limit(2)
+    found = session.execute(query.with_for_update()).scalars().all()
+    if len(found) > 1:
+        raise ReconcileError(SEVERAL_HOMES)
+    created = not found
     if created:
         if limit_w is None or timezone is None:
             raise ReconcileError("a new home needs --limit and --timezone")
-        home = Home(limit_w=limit_w, timezone=timezone, created_at=now, updated_at=now)
+        check_name(name or "home", "a home")
+        home = Home(name=name or "home", limit_w=limit_w, timezone=timezone, created_at=now, updated_at=now)
+    else:
+        home = found[0]
     settings = {"limit_w": limit_w, "timezone": timezone, "slot_s": slot_s, "horizon_s": horizon_s,
                 "reserve_w": reserve_w, "objective": objective, "planner": planner}
     for name, value in settings.items():

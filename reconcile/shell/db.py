@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
@@ -130,12 +130,9 @@ def _tune_sqlite(engine: Engine, *, begin: str) -> None:
 def current_revision(engine: Engine) -> str | None:
     """The alembic revision the database is at, or None for an empty database (a plain read)."""
     with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
-        try:
-            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except OperationalError as error:
-            if "no such table" in str(error):
-                return None
-            raise
+        if not inspect(connection).has_table("alembic_version"):
+            return None  # an empty database (asked first: a failed SELECT aborts PostgreSQL's transaction)
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def require_known(revision: str | None) -> None:
@@ -157,18 +154,22 @@ def require_head(engine: Engine) -> None:
 
 
 @contextmanager
-def transaction_on(connection: Connection, *, write: bool) -> Iterator[Session]:
+def transaction_on(connection: Connection, *, write: bool, home: str | None = None) -> Iterator[Session]:
     """One session in one transaction on `connection`: BEGIN IMMEDIATE if `write`, else a plain
-    read transaction that never waits for the write lock. Committed on success."""
+    read transaction that never waits for the write lock. Committed on success. `home` is the home
+    it acts on (`store.chosen_home`); a write locks that home's row on PostgreSQL (`store.home_row`)."""
     connection.execution_options(**{READ_ONLY: not write})
     with connection.begin(), Session(bind=connection, expire_on_commit=False) as session:
+        session.info.update(home=home, lock_home=write and connection.dialect.name == "postgresql")
         yield session
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """One session in one transaction: committed on success, rolled back on any error."""
+def transaction(engine: Engine, *, home: str | None = None, write: bool = True) -> Iterator[Session]:
+    """One session in one transaction: committed on success, rolled back on any error. `home` and
+    `write` as for `transaction_on`."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
+        session.info.update(home=home, lock_home=write and engine.dialect.name == "postgresql")
         yield session
 
 

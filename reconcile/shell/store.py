@@ -28,24 +28,43 @@ from reconcile.planner.states import covered
 from reconcile.units import utc
 
 NO_HOME = "no home configured yet: run `wattplan init --limit 6.9kW --timezone Europe/Lisbon`"
-EXECUTION, DECISION, TICK, TIMETABLE = (Execution.__table__, Decision.__table__, Tick.__table__,
-                                        TimetableEntry.__table__)
+SEVERAL_HOMES = ("this database has several homes: choose one with --home NAME or WATTPLAN_HOME "
+                 "(`wattplan home list` shows them)")
+EXECUTION, DECISION, TICK, TIMETABLE, HOME = (Execution.__table__, Decision.__table__, Tick.__table__,
+                                              TimetableEntry.__table__, Home.__table__)
 
 
 def load_home(session: Session) -> Home:
-    """The home as an ORM object, for commands that change it (one per database for now)."""
-    home = session.exec(select(Home).order_by(Home.id)).scalars().first()
-    if home is None:
-        raise ReconcileError(NO_HOME)
-    return home
+    """The session's home as an ORM object, for commands that change it (`chosen_home`)."""
+    return _choose(session, select(Home), Home.__table__.c)[0]
 
 
 def home_row(session: Session):
-    """The home's row, read with Core (the tick only reads it); a clear error before `wattplan init`."""
-    row = session.execute(select(Home.__table__).order_by(Home.__table__.c.id).limit(1)).first()
-    if row is None:
-        raise ReconcileError(NO_HOME)
-    return row
+    """The session's home's row, read with Core (the tick only reads it; `chosen_home`)."""
+    return _choose(session, select(Home.__table__), Home.__table__.c)
+
+
+def chosen_home(session: Session) -> str | None:
+    """The home a session acts on: `session.info["home"]` (the CLI's `--home`), None for the only one."""
+    return session.info.get("home")
+
+
+def _choose(session: Session, query, columns):
+    """The chosen home's row, locked `FOR UPDATE` in a write transaction on PostgreSQL
+    (`session.info["lock_home"]`): every write to a home queues behind the one before, as SQLite's
+    single writer does; SQLite ignores the clause. A clear error when no home, or not the only one."""
+    name = chosen_home(session)
+    query = query.where(columns.name == name) if name is not None else query.order_by(columns.id).limit(2)
+    if session.info.get("lock_home"):
+        query = query.with_for_update()
+    rows = session.execute(query).all()
+    if not rows:
+        raise ReconcileError(NO_HOME if name is None else (
+            f"no home named {name!r}: `wattplan home list` shows the homes; `wattplan init --home {name} "
+            "--limit POWER --timezone ZONE` creates it"))
+    if len(rows) > 1:
+        raise ReconcileError(SEVERAL_HOMES)
+    return rows[0]
 
 
 def home_value(home) -> domain.Home:

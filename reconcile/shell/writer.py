@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlmodel import Session
 
 from reconcile.planner.domain import DECISION_TTL_S, Plan, Transition
-from reconcile.shell.store import DECISION, EXECUTION, TICK, TIMETABLE
+from reconcile.shell.store import DECISION, EXECUTION, HOME, TICK, TIMETABLE
 
 
 def start_tick(session: Session, *, home_id: int, now: datetime, ran_at: datetime) -> int:
@@ -35,6 +35,11 @@ def apply(*, session: Session, home_id: int, tick_id: int, plan: Plan) -> None:
     session.execute(update(TICK).where(TICK.c.id == tick_id).values(
         finished=len(plan.finished), decisions=len(plan.decisions), planned=len(plan.placements),
         unplaced=len(plan.unplaced), problems=list(plan.problems)))
+
+
+def mark_ticked(session: Session, home_id: int, ran_at: datetime) -> None:
+    """The home's `ticked_at`: the wall clock of its newest tick, the order workers claim homes in."""
+    session.execute(update(HOME).where(HOME.c.id == home_id).values(ticked_at=ran_at))
 
 
 def finish_tick(session: Session, tick_id: int, duration_ms: float) -> None:
