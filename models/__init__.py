@@ -121,6 +121,8 @@ class Appliance(TableModel, table=True):
     min_power_w: float | None = None
     max_power_w: float | None = None
     power_step_w: float | None = None
+    # A relay the tick switches itself (tasmota:TOPIC, shelly:ID, mqtt:TOPIC:ON:OFF); NULL: none.
+    relay: str | None = None
 
 
 class Profile(TableModel, table=True):
@@ -246,3 +248,52 @@ class TimetableEntry(TableModel, table=True):
     offset_s: float  # profile seconds already done when this stretch starts
     energy_wh: float
     peak_w: float
+
+
+MQTT_COMMAND_STATUSES = ("applied", "rejected")
+
+
+class MqttSettings(TableModel, table=True):
+    """How a home's tick talks to its MQTT broker (`wattplan mqtt set`), and the newest meter
+    reading. The password is never stored: only the path of a file holding it."""
+
+    __table_args__ = (
+        CheckConstraint("meter_unit IN ('W', 'kW')", name="meter_unit_known"),
+        CheckConstraint("meter_max_age_s > 0", name="meter_max_age_positive"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    home_id: int = Field(foreign_key="home.id", ondelete="CASCADE", unique=True)
+    broker: str  # mqtt://HOST:PORT or mqtts://HOST:PORT, without credentials
+    username: str | None = None
+    password_file: str | None = None
+    tls: bool = False
+    client_id: str  # stable per home: the broker keeps this session's queued commands
+    prefix: str = "wattplan"
+    discovery_prefix: str = "homeassistant"
+    meter_topic: str | None = None
+    meter_key: str | None = None  # a JSON payload's key (dotted: ENERGY.Power); None: a plain number
+    meter_unit: str = "W"
+    meter_max_age_s: int = 60
+    meter_w: float | None = None  # the newest household import read, W
+    meter_at: datetime | None = _utc(default=None)  # when it was measured (or first seen)
+    discovery_digest: str | None = None  # of the discovery configs last published
+    updated_at: datetime = _utc()
+
+
+class MqttCommand(TableModel, table=True):
+    """A command received over MQTT: applied (its `command_id` is never applied twice) or rejected
+    (a person lists them with `wattplan mqtt rejected`)."""
+
+    __table_args__ = (
+        CheckConstraint(_in("status", MQTT_COMMAND_STATUSES), name="status_known"),
+        Index("ix_mqttcommand_home_id_command_id", "home_id", "command_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    home_id: int = _home_fk()
+    received_at: datetime = _utc()  # the tick's now
+    topic: str
+    command_id: str | None = None  # the payload's "id"
+    status: str
+    reason: str  # what was done ("enqueued #12") or why it was refused
+    execution_id: int | None = None
+    payload: str  # as received, at most 500 characters
