@@ -53,3 +53,21 @@ def reaper():
         yield reaping
     finally:
         reaping.reap()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the whole session (tests/postgres.py), stopped at its end."""
+    from tests.postgres import server_or_skip
+
+    server = server_or_skip()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(postgres_server):
+    """The URL of a new, empty PostgreSQL database on the session's server."""
+    return postgres_server.create_database()

@@ -241,7 +241,7 @@ def test_an_appliance_with_history_cannot_be_removed(washer):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["cancel", "7"], "no execution #7: `wattplan list --all` shows them"),
+    (["cancel", "7"], "no execution #7 in this home: `wattplan list --all` shows them"),
     (["done", "1"], "execution #1 has not started; use `wattplan cancel 1`"),
 ])
 def test_ending_a_run_that_cannot_end_is_one_line(washer, args, message):

@@ -29,17 +29,21 @@ PANEL = Panel("Reconcile and watch")
 @PANEL.command()
 def tick(now: Now = None, as_json: Json = False, keep: Annotated[str, option(
         "DURATION", "Prune ticks and decisions older than this (executions stay; 0: keep all).", "90d")
-        ] = "90d") -> None:
+        ] = "90d", every_home: Annotated[bool, typer.Option("--all", help=(
+            "Tick every home of the database once, one line each (not with --json)."))] = False) -> None:
     """Reconcile once: finish, prioritise, plan and decide. The timer runs this every minute."""
+    from reconcile.commands.homes import keep_seconds, tick_all
     from reconcile.shell.tick import run_tick
 
-    keep_s = None if keep.strip() == "0" else seconds(keep, "--keep")
-    if keep_s is not None and keep_s < 86400:
-        raise ReconcileError(f"--keep {keep} is under a day: `decisions` shows the last 24 hours")
+    keep_s = keep_seconds(keep)
+    if every_home and (as_json or home_name()):
+        raise ReconcileError("--all ticks every home: it takes neither --json nor --home")
     at = clock()
     if now is not None:
         with session(write=False) as s:
             _zone, at, _ = moments(s, now)
+    if every_home:
+        return tick_all(at, keep_s)
     report = run_tick(engine=engine(migrated=False), now=at, ran_at=clock(), keep_s=keep_s, home=home_name())
     if not as_json:
         return say(report.summary())

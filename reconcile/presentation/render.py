@@ -150,7 +150,8 @@ def status(view: StatusView, now: datetime) -> Table:
 def decisions(rows: Iterable[DecisionView], zone: ZoneInfo, now: datetime) -> Table:
     table = _ids_kept(_table("id", "tick", "run", "appliance", "decision", "at", "valid until", "reason"))
     for d in rows:
-        table.add_row(str(d.id), str(d.tick_id), f"#{d.execution_id}", d.appliance, d.kind,
+        kind = d.kind if d.power_w is None else f"{d.kind} at {format_power(d.power_w)}"  # a setpoint
+        table.add_row(str(d.id), str(d.tick_id), f"#{d.execution_id}", d.appliance, kind,
                       when(d.at, zone, now), when(d.valid_until, zone, now), d.reason)
     return table
 
@@ -159,6 +160,8 @@ def state(rows: Iterable[StateView], zone: ZoneInfo, now: datetime) -> Table:
     table = _table("appliance", "should", "decision", "valid until", "why")
     for s in rows:
         should = f"run execution #{s.execution_id}" if s.should_run else "off"
+        if s.should_run and s.power_w is not None:  # a modulating appliance: at its setpoint
+            should += f" at {format_power(s.power_w)}"
         table.add_row(s.appliance, should, s.decision or "-", when(s.valid_until, zone, now), s.reason)
     return table
 
@@ -220,4 +223,13 @@ def forecasts(rows: Iterable[dict]) -> Table:
     table = _table("kind", "start", "end", "value", "unit")
     for row in rows:
         table.add_row(row["kind"], row["start"], row["end"], f"{row['value']:g}", row["unit"])
+    return table
+
+
+def homes(rows: Iterable, now: datetime) -> Table:
+    """`wattplan home list`: one line per home, its newest tick as an age."""
+    table = _table("home", "limit", "timezone", "objective", "planner", "open runs", "last tick")
+    for h in rows:
+        age = "never" if h.ticked_at is None else f"{duration(max(0.0, (now - h.ticked_at).total_seconds()))} ago"
+        table.add_row(h.name, format_power(h.limit_w), h.timezone, h.objective, h.planner, str(h.open_runs), age)
     return table

@@ -23,6 +23,7 @@ from reconcile.planner.domain import (
     Shape,
     Snapshot,
 )
+from reconcile.planner.modulating import energy_shape
 from reconcile.planner.plan import latest_now
 from reconcile.planner.states import covered
 from reconcile.units import utc
@@ -101,6 +102,7 @@ def load_snapshot(*, session: Session, home, now: datetime | None = None,
         price=series["price"],
         problems=tuple(problems),
         last_tick_at=last_tick_now(session, home.id),
+        meter=session.info.get("meter"),  # an adapter's reading (adapters.mqtt.inbox), set before the plan
     )
 
 
@@ -137,7 +139,8 @@ def _open_runs_query(home_id: int):
     return (
         select(
             EXECUTION, appliance.name.label("appliance"), appliance.interruptible,
-            appliance.min_run_s, appliance.min_pause_s, profile.name.label("program"),
+            appliance.min_run_s, appliance.min_pause_s, appliance.min_power_w, appliance.max_power_w,
+            appliance.power_step_w, profile.name.label("program"),
             profile.slot_s.label("profile_slot_s"),
             type_coerce(profile.watts, String).label("watts"),
             type_coerce(profile.peak_watts, String).label("peaks"),
@@ -155,20 +158,39 @@ def _run(row) -> Run:
         raise ValueError("its appliance or program no longer exists")
     return Run(
         id=row.id, appliance=row.appliance, program=row.program,
-        interruptible=bool(row.interruptible), shape=_shape(row.profile_slot_s, row.watts, row.peaks),
+        interruptible=bool(row.interruptible) or _modulating(row) is not None,
+        shape=_modulating(row) or _shape(row.profile_slot_s, row.watts, row.peaks),
         requested_at=row.requested_at, earliest_start=row.earliest_start,
         priority_class=row.priority_class, state=row.state,
         state_since=row.state_since, progress_s=row.progress_s,
         latest_end=row.latest_end, max_delay_s=row.max_delay_s,
         min_run_s=row.min_run_s or 0, min_pause_s=row.min_pause_s or 0,
         objective=row.objective, last_command=row.last_command,
+        **_power_range(row),
     )
 
 
-def _shape(slot_s: int, watts_text: str, peaks_text: str) -> Shape:
-    """A profile from its stored JSON, validated: the planner trusts what this returns."""
+def _modulating(row) -> Shape | None:
+    """A modulating run's profile: its energy at its appliance's maximum power (None: a program's run)."""
+    if row.max_power_w is None or row.energy_wh is None:
+        return None
+    if not (row.energy_wh > 0 and row.max_power_w > 0 and math.isfinite(row.energy_wh * row.max_power_w)):
+        raise ValueError("its energy or its appliance's power range is not positive")
+    return energy_shape(row.energy_wh, row.max_power_w)
+
+
+def _power_range(row) -> dict:
+    if row.max_power_w is None or row.energy_wh is None:
+        return {}
+    return {"min_power_w": row.min_power_w or 0.0, "max_power_w": row.max_power_w,
+            "power_step_w": row.power_step_w or None, "power_w": row.power_w}
+
+
+def _shape(slot_s: int, watts_stored: str | list, peaks_stored: str | list) -> Shape:
+    """A profile from its stored JSON, validated: the planner trusts what this returns. SQLite hands
+    back the JSON text (read raw: people may have edited it); PostgreSQL's driver the parsed list."""
     try:
-        watts, peaks = json.loads(watts_text), json.loads(peaks_text)
+        watts, peaks = (v if isinstance(v, list) else json.loads(v) for v in (watts_stored, peaks_stored))
     except (json.JSONDecodeError, TypeError):
         raise ValueError("its program's power curve is not valid JSON") from None
     values = [*watts, *peaks] if isinstance(watts, list) and isinstance(peaks, list) else None

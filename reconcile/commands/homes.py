@@ -1,0 +1,84 @@
+"""Many homes: `home list`, `tick --all` (in watch.py) and `worker`, the loop that shares homes."""
+
+import signal
+import time
+from typing import Annotated
+
+import typer
+
+from reconcile.commands.base import Json, Panel, clock, command, emit, engine, err, option, say, seconds, session
+from reconcile.errors import ExitStatus, ReconcileError
+
+PANEL = Panel("Many homes")
+home_app = PANEL.group("home", help="List the homes of the database (choose one with --home NAME).")
+
+
+@command(home_app, "list")
+def home_list(as_json: Json = False) -> None:
+    """List the homes: limit, time zone, objective, open runs and when each was last ticked."""
+    from reconcile.presentation.render import homes
+    from reconcile.shell.homes import list_homes
+
+    with session(write=False) as s:
+        rows = list_homes(s)
+    emit(rows, as_json, homes(rows, clock()))
+
+
+@PANEL.command()
+def worker(
+    every: Annotated[str, option("DURATION", "How often each home is ticked.", "1m")] = "1m",
+    keep: Annotated[str, option("DURATION", "Prune ticks and decisions older than this (0: keep all).", "90d")
+                    ] = "90d",
+) -> None:
+    """Tick every home of the database each period, until stopped (SIGTERM, SIGINT); run several."""
+    from reconcile.shell.db import require_head
+    from reconcile.shell.homes import work
+
+    period_s = seconds(every, "--every")
+    if not 1 <= period_s <= 3600:
+        raise ReconcileError(f"--every {every} must be between 1s and 1h")
+    keep_s = keep_seconds(keep)
+    target = engine()
+    require_head(target)
+    stopping: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):  # finish the home being ticked, then leave
+        signal.signal(sig, lambda number, _frame: stopping.append(number))
+    say(f"worker: ticking every home every {every}")
+    done = work(target, period_s=period_s, clock=clock, sleep=time.sleep, running=lambda: not stopping,
+                report=_report, keep_s=keep_s)
+    say(f"worker: stopped after {done} home-ticks")
+
+
+def _report(claimed) -> None:
+    if claimed.error is not None:
+        say(f"{claimed.home}: error: {claimed.error}", console=err)
+    else:
+        say(f"{claimed.home}: {claimed.report.summary()}")
+
+
+def tick_all(at, keep_s: int | None) -> None:
+    """`wattplan tick --all`: each home once, in name order; a home that fails does not stop the
+    others, and the exit code is the highest of the failures'."""
+    from reconcile.shell.homes import home_names
+    from reconcile.shell.tick import run_tick
+
+    target = engine(migrated=False)
+    worst = ExitStatus.OK
+    for name in home_names(target):
+        try:
+            report = run_tick(engine=target, now=at, ran_at=clock(), keep_s=keep_s, home=name)
+        except ReconcileError as error:
+            say(f"{name}: error: {error}", console=err)
+            worst = max(worst, error.status)
+            continue
+        say(f"{name}: {report.summary()}")
+    if worst:
+        raise typer.Exit(int(worst))
+
+
+def keep_seconds(keep: str) -> int | None:
+    """`--keep`: None for 0 (keep all), else at least a day (`decisions` shows the last 24 hours)."""
+    keep_s = None if keep.strip() == "0" else seconds(keep, "--keep")
+    if keep_s is not None and keep_s < 86400:
+        raise ReconcileError(f"--keep {keep} is under a day: `decisions` shows the last 24 hours")
+    return keep_s
