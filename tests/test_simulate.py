@@ -173,6 +173,17 @@ def test_a_late_run_is_a_deadline_miss_with_its_lateness(tmp_path):
     assert (immediate.metrics.deadline_misses, immediate.metrics.lateness_min) == (0, 0.0)
 
 
+def test_a_run_not_done_by_a_deadline_at_the_scenarios_end_is_a_miss(tmp_path):
+    """Issue 11: a deadline at the scenario's end was never judged (the run was still open at the
+    end, so "closed" was the end itself, not after the deadline)."""
+    s = scenario(tmp_path, appliance("ev", minutes=120, extra="interruptible = true"),
+                 request("car", "ev", extra='by = "09:30"'), end="09:30")
+    wattplan = simulate(s)
+    car = by_label(wattplan)["car"]
+    assert car.ended_at is None and car.latest_end == at("09:30")
+    assert wattplan.metrics.deadline_misses == 1
+
+
 def test_a_pausable_run_yields_to_a_higher_priority_and_resumes(tmp_path):
     s = scenario(tmp_path, appliance("ev", minutes=60, extra="interruptible = true\npriority_class = 3"),
                  appliance("oven", minutes=10, extra="priority_class = 9"),

@@ -142,7 +142,16 @@ class Segment:
 class Placement:
     execution_id: int
     segments: tuple[Segment, ...]
-    late_s: int | None = None
+    late_s: int | None = None  # how long after its deadline it ends (for a short run: at the earliest)
+    # A run the grid cannot hold whole is short: the energy its segments leave out, and the
+    # earliest instant it could end (the grid's end plus the profile time left). 0 / None: whole.
+    short_wh: float = 0.0
+    earliest_end: datetime | None = None
+    missed_wh: float = 0.0  # energy not delivered by its deadline (late or short), 0 without one
+
+    @property
+    def short(self) -> bool:
+        return self.earliest_end is not None
 
     @property
     def start(self) -> datetime:
@@ -157,6 +166,7 @@ class Placement:
 class Unplaced:
     execution_id: int
     reason: str
+    missed_wh: float = 0.0  # the energy the run still needs: none of it is planned
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +174,9 @@ class Decision:
     execution_id: int
     kind: str  # start | pause | resume | stop
     reason: str
+    # A modulating run's setpoint: start and resume carry it; a `resume` of a running run is a
+    # change of setpoint (the newest start/resume always says what to draw now).
+    power_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from reconcile.planner.domain import Placement, Run, Segment, Snapshot, Unplaced
-from reconcile.planner.grid import EPS, Grid, footprint, make_grid, peak_between, slot_count
+from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between, slot_count
 from reconcile.planner.objectives import place_block_by, slot_ranking, window_end
 from reconcile.planner.placement import (
     Pausable,
@@ -88,7 +88,7 @@ def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, obj
         rest = _for_appliance(capacity, taken, partial(_place, grid, run=run, now=now, head=head,
                                                        objective=objective))
         if rest is None:
-            unplaced.append(Unplaced(run.id, why_unplaced(grid, run)))
+            unplaced.append(Unplaced(run.id, why_unplaced(grid, run), round(remaining_wh(run, now), 3)))
         else:
             uses[run.id] = head + rest
             busy[run.appliance].update(u.slot for u in rest)
@@ -246,11 +246,38 @@ def placement_of(grid: Grid, run: Run, uses: list[Use]) -> Placement:
             segments.append(_segment(grid, stretch))
             stretch = [use]
     segments.append(_segment(grid, stretch))
-    late = None
+    done = uses[-1].offset + uses[-1].seconds
+    left_s = run.shape.duration_s - done
+    # Short: the grid cannot hold the rest of the profile (no room, or the horizon ends). It is
+    # never returned as if whole: what it misses and when it could end at the earliest go with it.
+    short_wh = energy_between(run.shape, done, run.shape.duration_s) if left_s > EPS else 0.0
+    earliest_end = grid.start_of(len(grid.capacity)) + left_s if left_s > EPS else None
+    end = earliest_end if earliest_end is not None else segments[-1].end.timestamp()
+    late, missed = None, 0.0
     if run.latest_end is not None:
-        over = segments[-1].end.timestamp() - run.latest_end.timestamp()
-        late = round(over) if over > 0 else None
-    return Placement(run.id, tuple(segments), late)
+        deadline = run.latest_end.timestamp()
+        late = round(end - deadline) if end - deadline > 0 else None
+        missed = sum(_energy_after(grid, run, use, deadline) for use in uses)
+        if earliest_end is not None:  # at best the rest runs whole from the grid's end on
+            tail_s = min(left_s, max(0.0, earliest_end - max(deadline, earliest_end - left_s)))
+            missed += energy_between(run.shape, run.shape.duration_s - tail_s, run.shape.duration_s)
+    return Placement(run.id, tuple(segments), late, short_wh=round(short_wh, 3),
+                     earliest_end=None if earliest_end is None else _instant(earliest_end),
+                     missed_wh=round(missed, 3))
+
+
+def _energy_after(grid: Grid, run: Run, use: Use, deadline: float) -> float:
+    """The energy of `use` drawn after `deadline`."""
+    start = grid.start_of(use.slot)
+    if start + use.seconds <= deadline:
+        return 0.0
+    skip = max(0.0, deadline - start)
+    return energy_between(run.shape, use.offset + skip, use.offset + use.seconds)
+
+
+def remaining_wh(run: Run, now: float) -> float:
+    """The energy `run` still needs at `now`."""
+    return energy_between(run.shape, progress_at(run, now), run.shape.duration_s)
 
 
 def _segment(grid: Grid, stretch: list[Use]) -> Segment:

@@ -205,8 +205,9 @@ def waits_by_class(records: Sequence[ExecutionRecord]) -> tuple[WaitStats, ...]:
 def deadline_misses(records: Sequence[ExecutionRecord], end: datetime) -> tuple[int, float]:
     """(runs still open at their deadline, total minutes from deadline to when they closed).
 
-    A run left open at the end of the simulation counts once its deadline is before the end,
-    late until the end; one whose deadline lies after the end is not judged.
+    A run left open at the end of the simulation counts once its deadline is at or before the end
+    (a deadline at the end itself is missed: the run is not done by it), late until the end; one
+    whose deadline lies after the end is not judged.
     """
     misses, late_s = 0, 0.0
     for record in records:
@@ -214,7 +215,7 @@ def deadline_misses(records: Sequence[ExecutionRecord], end: datetime) -> tuple[
         if deadline is None:
             continue
         closed = record.ended_at if record.ended_at is not None else end
-        if closed > deadline:
+        if closed > deadline or (record.ended_at is None and deadline <= end):
             misses += 1
             late_s += (closed - deadline).total_seconds()
     return misses, late_s / 60
