@@ -177,28 +177,48 @@ def tick_at_barrier(url: str, now_iso: str, barrier, results) -> None:
 # --- the verdict on a database ---------------------------------------------------------------
 
 
-def query(path, sql: str, params: tuple = ()) -> list[tuple]:
-    """Rows of `sql` on the database file, read with the standard library only, then closed."""
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def is_postgres(target) -> bool:
+    return isinstance(target, str) and target.startswith("postgresql")
+
+
+def _connect(target):
+    """A read connection to a SQLite file (the standard library's sqlite3, read-only) or to a
+    PostgreSQL URL (psycopg itself): never through the code under test."""
+    if is_postgres(target):
+        import psycopg
+
+        return psycopg.connect(target.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    return sqlite3.connect(f"file:{target}?mode=ro", uri=True)
+
+
+def query(target, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of `sql` (`?` placeholders) on the database file or PostgreSQL URL, then closed."""
+    connection = _connect(target)
     try:
-        return connection.execute(sql, params).fetchall()
+        if is_postgres(target):
+            sql = sql.replace("?", "%s")
+        return [tuple(row) for row in connection.execute(sql, params).fetchall()]
     finally:
         connection.close()
 
 
-def check_database(path) -> dict:
-    """Raise AssertionError unless the file is intact and holds only whole ticks; returns counts.
+def check_database(target) -> dict:
+    """Raise AssertionError unless the database (a SQLite file, or a PostgreSQL URL) is intact and
+    holds only whole ticks; returns counts.
 
     Whole tick: its `decisions` count equals its decision rows, its duration was written (the last
     thing a tick sets), the timetable holds only the newest tick's entries, one execution per
     planned run, and every open execution's state agrees with the newest decision about it.
     No execution was ever started twice.
     """
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    connection = _connect(target)
     try:
-        q = connection.execute
-        assert q("PRAGMA integrity_check").fetchall() == [("ok",)]
-        assert q("PRAGMA foreign_key_check").fetchall() == []
+        def q(sql: str, params: tuple = ()):
+            return connection.execute(sql.replace("?", "%s") if is_postgres(target) else sql, params)
+
+        if not is_postgres(target):  # PostgreSQL checks pages and keys itself, on every write
+            assert q("PRAGMA integrity_check").fetchall() == [("ok",)]
+            assert q("PRAGMA foreign_key_check").fetchall() == []
         torn = q("""SELECT t.id, t.decisions, count(d.id) FROM tick t LEFT JOIN decision d ON d.tick_id = t.id
                     GROUP BY t.id HAVING t.decisions != count(d.id) OR t.duration_ms <= 0""").fetchall()
         assert torn == [], f"partial ticks (id, decisions column, decision rows): {torn}"
