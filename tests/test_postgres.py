@@ -62,7 +62,8 @@ def test_a_day_of_commands_runs_plans_and_stores_times_in_utc(pg_home):
     dishwasher = int(wattplan("enqueue", "dishwasher", "eco", "--now", "2026-06-30T08:00").stdout)
     summary = wattplan("tick", "--now", "2026-06-30T08:00").stdout
     assert "2 start" in summary and "2 planned, 0 unplaced" in summary
-    state = {row["appliance"]: row for row in json.loads(wattplan("state", "--json", "--now", "2026-06-30T08:01").stdout)}
+    shown = json.loads(wattplan("state", "--json", "--now", "2026-06-30T08:01").stdout)
+    state = {row["appliance"]: row for row in shown}
     assert state["washer"]["should_run"] and state["washer"]["execution_id"] == washer
     status = json.loads(wattplan("status", "--json", "--now", "2026-06-30T08:01").stdout)
     assert {run["id"] for run in status["executions"]} == {washer, dishwasher}
