@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from reconcile.commands import homes, runs, setup_home, try_it, watch
+from reconcile.commands import homes, mqtt, runs, setup_home, try_it, watch
 from reconcile.commands.base import global_options, option, say
 
 
@@ -136,7 +136,8 @@ def options(
     global_options["home"] = home
 
 
-for panel in (setup_home.PANEL, runs.PANEL, watch.PANEL, homes.PANEL, try_it.PANEL):  # the order of `wattplan --help`
+# the order of `wattplan --help`
+for panel in (setup_home.PANEL, runs.PANEL, watch.PANEL, homes.PANEL, mqtt.PANEL, try_it.PANEL):
     panel.add_to(app)
 
 

@@ -21,6 +21,7 @@ from reconcile.commands.base import (
     seconds,
     session,
 )
+from reconcile.commands.mqtt import broker_failed, mqtt_tick
 from reconcile.errors import ExitStatus, ReconcileError
 
 PANEL = Panel("Reconcile and watch")
@@ -44,12 +45,18 @@ def tick(now: Now = None, as_json: Json = False, keep: Annotated[str, option(
             _zone, at, _ = moments(s, now)
     if every_home:
         return tick_all(at, keep_s)
-    report = run_tick(engine=engine(migrated=False), now=at, ran_at=clock(), keep_s=keep_s, home=home_name())
+    target = engine(migrated=False)
+    mqtt = mqtt_tick(target, now=at, ran_at=clock(), keep_s=keep_s)  # None: the home has no MQTT (issue 12)
+    report = run_tick(engine=target, now=at, ran_at=clock(), keep_s=keep_s, home=home_name()) if mqtt is None \
+        else mqtt.tick
     if not as_json:
-        return say(report.summary())
-    from reconcile.shell.views import tick_data
+        say(report.summary() if mqtt is None else mqtt.summary())
+    else:
+        from reconcile.shell.views import tick_data
 
-    emit(tick_data(report), True)
+        emit(tick_data(report) | ({} if mqtt is None else {"mqtt": mqtt.summary()}), True)
+    if mqtt is not None:
+        broker_failed(mqtt)
 
 
 @PANEL.command()

@@ -91,6 +91,17 @@ class Interval:
 
 
 @dataclass(frozen=True, slots=True)
+class Meter:
+    """The household's measured grid import (an MQTT meter, issue 12): it corrects slot 0's
+    capacity (`planner.meter`). `import_w` None: never read."""
+
+    import_w: float | None
+    at: datetime | None  # when it was measured
+    max_age_s: int = 60  # older: unknown, and nothing new starts on it
+    grace_s: int = 60  # a run switched on less than this before the reading may not draw yet
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     home: Home
     runs: tuple[Run, ...] = ()
@@ -100,6 +111,7 @@ class Snapshot:
     price: tuple[Interval, ...] = ()
     problems: tuple[str, ...] = ()  # rows the loader skipped, reported by the tick
     last_tick_at: datetime | None = None  # the newest tick's `now` (by id): see `plan.planning_instant`
+    meter: Meter | None = None  # None: no meter configured, capacity from the forecasts alone
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 from reconcile.planner.domain import Interval, Shape, Snapshot
+from reconcile.planner.meter import metered_capacity
 
 EPS = 1e-6  # watts (and fractions of a slot): float noise never decides whether a run fits
 
@@ -76,6 +77,8 @@ def make_grid(snapshot: Snapshot, now: float, tail_slots: int) -> Grid:
     starts[0] = now
     pv = _sample(snapshot.pv, starts, 0.0)
     capacity = _worst_capacity(snapshot, starts, [origin + (k + 1) * home.slot_s for k in range(len(starts))])
+    if snapshot.meter is not None:  # issue 12: a measured import corrects slot 0 (planner.meter)
+        capacity = (metered_capacity(snapshot, now, capacity[0]), *capacity[1:])
     # An unpriced slot costs the dearest known price: `cheapest` must not chase hours it knows
     # nothing about (with no price at all, every slot is equal and first fit decides).
     price = _sample(snapshot.price, starts, max((i.value for i in snapshot.price), default=0.0))

@@ -1,0 +1,1 @@
+"""Adapters to devices and home-automation systems: shell that reads and writes what the plan decided."""

@@ -1,0 +1,206 @@
+"""MQTT and Home Assistant: `mqtt set|show|off|rejected`, `appliance set --relay`, `guard`, and the
+tick's MQTT path (`mqtt_tick`). The adapters (and paho-mqtt) are imported only inside the commands
+and only for a home with MQTT configured, so a tick without MQTT costs what it did before.
+"""
+
+from typing import Annotated
+
+import typer
+
+from reconcile.commands.base import Json, Panel, clock, command, emit, home_name, option, say, seconds, session
+from reconcile.commands.setup_home import appliance_app
+from reconcile.errors import ExitStatus, ReconcileError
+
+PANEL = Panel("MQTT and Home Assistant")
+mqtt_app = PANEL.group("mqtt", help="Connect the tick to an MQTT broker and Home Assistant.")
+
+
+@command(mqtt_app, "set")
+def mqtt_set(
+    broker: Annotated[str | None, option("URL", "mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS.")] = None,
+    username: Annotated[str | None, option("USER", "The broker's user name.")] = None,
+    password_file: Annotated[str | None, option(
+        "FILE", "A file holding the password (first line); it is read at each tick, never stored.")] = None,
+    tls: Annotated[bool, typer.Option("--tls", help="Connect with TLS (the system's CA certificates).")] = False,
+    prefix: Annotated[str | None, option("TOPIC", "Topic prefix of wattplan's topics.", "wattplan")] = None,
+    discovery_prefix: Annotated[str | None, option("TOPIC", "Home Assistant's discovery prefix.",
+                                                   "homeassistant")] = None,
+    meter_topic: Annotated[str | None, option("TOPIC", "Topic of the household's grid import.", "none")] = None,
+    meter_key: Annotated[str | None, option("JSON_KEY", "The power's key in a JSON payload (dotted: "
+                                                        "ENERGY.Power).", "a plain number")] = None,
+    meter_unit: Annotated[str | None, option("W|kW", "The meter's unit.", "W")] = None,
+    meter_max_age: Annotated[str | None, option("DURATION", "Older readings are unknown.", "60s")] = None,
+) -> None:
+    """Set up (or change) how the tick talks to the MQTT broker; only the options given change."""
+    from reconcile.adapters.mqtt import settings
+
+    changes = {}
+    if broker is not None:
+        host, port, secure = settings.parse_broker(broker, tls)
+        changes.update(broker=f"{'mqtts' if secure else 'mqtt'}://{host}:{port}", tls=secure)
+    elif tls:
+        changes["tls"] = True
+    if password_file is not None:
+        settings.read_password(password_file)  # refused now, in one line, rather than at every tick
+        changes["password_file"] = password_file
+    if username is not None:
+        changes["username"] = username or None
+    for name, value, what in (("prefix", prefix, "--prefix"), ("discovery_prefix", discovery_prefix,
+                              "--discovery-prefix"), ("meter_topic", meter_topic, "--meter-topic")):
+        if value is not None:
+            changes[name] = settings.check_topic(value, what)
+    if meter_key is not None:
+        changes["meter_key"] = meter_key or None
+    if meter_unit is not None:
+        if meter_unit not in ("W", "kW"):
+            raise ReconcileError("--meter-unit must be W or kW")
+        changes["meter_unit"] = meter_unit
+    if meter_max_age is not None:
+        changes["meter_max_age_s"] = seconds(meter_max_age, "--meter-max-age")
+    with session() as s:
+        done = settings.configure(s, now=clock(), changes=changes)
+    say(f"mqtt: {done.broker} as {done.client_id}, topics under {done.prefix}/")
+
+
+@command(mqtt_app, "show")
+def mqtt_show(as_json: Json = False) -> None:
+    """Show the MQTT settings (never the password) and the newest meter reading."""
+    from reconcile.adapters.mqtt import settings
+
+    with session(write=False) as s:
+        found = settings.load(s)
+    if found is None:
+        return say("mqtt: off (`wattplan mqtt set --broker mqtt://HOST:PORT` turns it on)")
+    data = shown(found, clock())
+    if as_json:
+        return emit(data, True)
+    for key, value in data.items():
+        say(f"{key}: {'' if value is None else value}")
+
+
+def shown(found, now) -> dict:
+    """The settings as shown: the password file's path, never its content."""
+    from dataclasses import asdict
+
+    data = {k: v for k, v in asdict(found).items() if k not in ("home_id", "host", "port", "discovery_digest")}
+    age = None if found.meter_at is None else round((now - found.meter_at).total_seconds())
+    return {"broker": found.broker, **data, "meter_age_s": age}
+
+
+@command(mqtt_app, "off")
+def mqtt_off() -> None:
+    """Stop talking to the broker (the settings are forgotten; received commands stay listed)."""
+    from reconcile.adapters.mqtt import settings
+
+    with session() as s:
+        was = settings.turn_off(s)
+    say("mqtt: off" if was else "mqtt: was already off")
+
+
+@command(mqtt_app, "rejected")
+def mqtt_rejected(as_json: Json = False) -> None:
+    """List the commands received over MQTT that were rejected, and why, newest first."""
+    from sqlalchemy import select
+
+    from models import MqttCommand
+    from reconcile.shell.store import load_home
+
+    with session(write=False) as s:
+        rows = s.execute(select(MqttCommand).where(MqttCommand.home_id == load_home(s).id,
+                                                   MqttCommand.status == "rejected")
+                         .order_by(MqttCommand.id.desc()).limit(200)).scalars().all()
+        data = [{"received_at": r.received_at, "topic": r.topic, "reason": r.reason, "payload": r.payload}
+                for r in rows]
+    if as_json:
+        return emit(data, True)
+    for row in data or [None]:
+        say("no rejected commands" if row is None else
+            f"{row['received_at']:%Y-%m-%d %H:%M:%S}Z {row['topic']}: {row['reason']} (payload {row['payload']!r})")
+
+
+@command(appliance_app, "set")
+def appliance_set(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The appliance.")],
+    relay: Annotated[str, option("SPEC", "tasmota:TOPIC, shelly:ID or mqtt:TOPIC:ON:OFF: the tick switches "
+                                         "this relay itself; none: no relay.")],
+) -> None:
+    """Change an appliance's settings: the relay the tick switches over MQTT."""
+    from reconcile.adapters.mqtt.relays import parse_relay
+    from reconcile.shell.catalog import find_appliance
+    from reconcile.shell.store import load_home
+
+    spec = None if relay == "none" else parse_relay(relay)
+    with session() as s:
+        find_appliance(s, load_home(s).id, name).relay = spec
+    say(f"{name}: relay {spec or 'none'}")
+
+
+@PANEL.command()
+def guard(grace: Annotated[str, option("DURATION", "How long import may stay above the limit.", "10s")] = "10s"
+          ) -> None:
+    """Watch the meter; when import stays above the limit, pause the lowest-priority pausable run."""
+    import time
+    from datetime import UTC, datetime
+
+    from reconcile.adapters.mqtt.client import BrokerDown
+    from reconcile.adapters.mqtt.guard import Guard
+
+    target, found, password = _configured()
+    if found is None:
+        raise ReconcileError("the guard needs MQTT: `wattplan mqtt set --broker … --meter-topic …`")
+    try:
+        Guard(engine=target, home=home_name(), settings=found, password=password, grace_s=seconds(grace, "--grace"),
+              monotonic=time.monotonic, wall=lambda: datetime.now(UTC), say=say).run()
+    except BrokerDown as error:
+        raise ReconcileError(str(error), ExitStatus.BROKER) from None
+
+
+def _configured():
+    """(engine, the home's MQTT settings or None, the password or None)."""
+    from reconcile.adapters.mqtt import settings
+
+    target = _engine()
+    with session(write=False, target=target) as s:
+        found = settings.load(s)
+    password = settings.read_password(found.password_file) if found and found.password_file else None
+    return target, found, password
+
+
+def _engine():
+    from reconcile.commands.base import engine
+
+    return engine(migrated=True)
+
+
+def any_mqtt(target) -> bool:
+    """Whether any home of the database talks MQTT: one cheap query, no adapter imported."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        with target.connect() as connection:
+            return connection.execute(text("SELECT 1 FROM mqttsettings LIMIT 1")).first() is not None
+    except DBAPIError:  # not migrated yet (or not ours): the tick says so in its own words
+        return False
+
+
+def mqtt_tick(target, *, now, ran_at, keep_s):
+    """The tick through the broker when the home has MQTT configured, else None."""
+    if not any_mqtt(target):
+        return None
+    from reconcile.adapters.mqtt import settings
+    from reconcile.adapters.mqtt.tick import tick_with_mqtt
+
+    with session(write=False, target=target) as s:
+        found = settings.load(s)
+    if found is None:
+        return None
+    password = settings.read_password(found.password_file) if found.password_file else None
+    return tick_with_mqtt(engine=target, settings=found, password=password, now=now, ran_at=ran_at,
+                          keep_s=keep_s, home=home_name())
+
+
+def broker_failed(report) -> None:
+    """Exit 6 (after the tick's line: it committed) when the broker could not be reached."""
+    if report.broker_problem:
+        raise typer.Exit(ExitStatus.BROKER)
