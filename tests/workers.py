@@ -174,6 +174,22 @@ def tick_at_barrier(url: str, now_iso: str, barrier, results) -> None:
         engine.dispose()
 
 
+def cancel_at_barrier(url: str, now_iso: str, execution_id: int, barrier, results) -> None:
+    """Wait at `barrier` with a ticker, then cancel `execution_id` at `now`; report the outcome."""
+    engine = make_engine(url)
+    require_head(engine)
+    barrier.wait(timeout=10)
+    try:
+        with transaction(engine) as session:
+            change = requests.end(session, now=datetime.fromisoformat(now_iso), execution_id=execution_id,
+                                  reason="cancelled")
+        results.put(("ok", "cancel", change.state))
+    except ReconcileError as error:
+        results.put(("error", "cancel", str(error)))
+    finally:
+        engine.dispose()
+
+
 # --- the verdict on a database ---------------------------------------------------------------
 
 
