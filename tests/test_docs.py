@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from reconcile.shell import timetable_view, views
+from reconcile.shell.homes import HomeListView
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -58,7 +59,7 @@ def test_the_global_options_are_documented():
 @pytest.mark.parametrize("view", [
     views.ApplianceView, views.ProfileView, views.ExecutionView, views.StatusView, views.HomeView,
     views.TickView, views.DecisionView, views.StateView, timetable_view.TimetableView, timetable_view.SlotView,
-    timetable_view.EntryView])
+    timetable_view.EntryView, HomeListView])
 def test_every_json_key_is_documented(view):
     section = CLI_SECTION.split("### JSON output")[1]
     for field in dataclasses.fields(view):
@@ -82,8 +83,8 @@ def test_the_quick_start_is_two_commands_and_ci_runs_the_second():
     first, second = quick_start()
     assert "\n" not in first and "\n" not in second
     assert first.startswith("python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/wattplan ")
-    assert second == ("python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && "
-                      ".venv/bin/python -m pytest -q")
+    assert second == ("sh tests/install-servers.sh && python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' "
+                      "&& .venv/bin/python -m pytest -q")
     assert second in (ROOT / ".ci" / "run").read_text()
 
 
