@@ -54,8 +54,10 @@ def broker(tmp_path, reaper) -> Broker:
     data = tmp_path / "mosquitto"
     data.mkdir()
     config = data / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-                      f"persistence_location {data}/\nlog_dest file {data}/log\n")
+    # As root, mosquitto would switch to the user `mosquitto`, who may not write in tmp_path.
+    user = "user root\n" if os.geteuid() == 0 else ""
+    config.write_text(f"{user}listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+                      f"persistence_location {data}/\nlog_dest file {data}/log\nlog_type all\n")
     reaper.popen([MOSQUITTO, "-c", str(config)], stdout=open(os.devnull, "w"), stderr=open(data / "stderr", "w"))
 
     def listening():

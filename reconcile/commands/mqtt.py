@@ -160,7 +160,7 @@ def _configured():
     from reconcile.adapters.mqtt import settings
 
     target = _engine()
-    with session(write=False, target=target) as s:
+    with settings.reading(target, home_name()) as s:
         found = settings.load(s)
     password = settings.read_password(found.password_file) if found and found.password_file else None
     return target, found, password
@@ -177,8 +177,10 @@ def any_mqtt(target) -> bool:
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
-    try:
-        with target.connect() as connection:
+    from reconcile.shell.db import READ_ONLY
+
+    try:  # a plain read: never queued behind a writer's lock
+        with target.connect().execution_options(**{READ_ONLY: True}) as connection:
             return connection.execute(text("SELECT 1 FROM mqttsettings LIMIT 1")).first() is not None
     except DBAPIError:  # not migrated yet (or not ours): the tick says so in its own words
         return False
@@ -191,7 +193,7 @@ def mqtt_tick(target, *, now, ran_at, keep_s):
     from reconcile.adapters.mqtt import settings
     from reconcile.adapters.mqtt.tick import tick_with_mqtt
 
-    with session(write=False, target=target) as s:
+    with settings.reading(target, home_name()) as s:
         found = settings.load(s)
     if found is None:
         return None

@@ -21,7 +21,7 @@ from models import Appliance, Execution
 from reconcile.adapters.mqtt.client import BrokerDown
 from reconcile.adapters.mqtt.meter import read_meter
 from reconcile.adapters.mqtt.publish import state_messages
-from reconcile.adapters.mqtt.settings import Settings
+from reconcile.adapters.mqtt.settings import Settings, reading
 from reconcile.planner.states import transition
 from reconcile.shell.db import transaction, translate_errors
 from reconcile.shell.store import home_row, load_run
@@ -35,7 +35,7 @@ class Guard:
             raise BrokerDown("the guard needs a meter: `wattplan mqtt set --meter-topic TOPIC`")
         self.engine, self.home, self.settings, self.grace_s = engine, home, settings, grace_s
         self.monotonic, self.wall, self.say = monotonic, wall, say
-        with transaction(engine, home=home, write=False) as session:
+        with reading(engine, home) as session:
             row = home_row(session)
             self.limit_w, self.zone = row.limit_w, ZoneInfo(row.timezone)
         self.above_since: float | None = None  # set by paho's network thread, read by the watch loop
@@ -100,7 +100,7 @@ class Guard:
                 return "import above the limit, but no interruptible run is running"
             change = transition(load_run(session, home_id, lowest.id), "pause", at)
             session.execute(update(Execution), [{"id": lowest.id, **transition_columns(change)}])
-        with transaction(self.engine, home=self.home, write=False) as session:
+        with reading(self.engine, self.home) as session:
             messages = state_messages(session, self.settings, at, None)
         for topic, payload, retain in messages:
             self.client.publish(topic, payload, qos=1, retain=retain)

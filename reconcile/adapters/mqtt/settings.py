@@ -6,6 +6,8 @@ read when the tick connects.
 
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +18,7 @@ from sqlmodel import Session
 
 from models import MqttSettings
 from reconcile.errors import ReconcileError
+from reconcile.shell.db import transaction_on
 from reconcile.shell.store import load_home
 from reconcile.shell.textfile import read_text
 
@@ -51,6 +54,13 @@ class Settings:
     @property
     def broker(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+@contextmanager
+def reading(engine, home: str | None) -> Iterator[Session]:
+    """A read transaction that never queues for the write lock (a tick or an enqueue may hold it)."""
+    with engine.connect() as connection, transaction_on(connection, write=False, home=home) as session:
+        yield session
 
 
 def parse_broker(url: str, tls: bool) -> tuple[str, int, bool]:

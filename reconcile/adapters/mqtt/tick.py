@@ -14,7 +14,7 @@ from reconcile.adapters.mqtt.client import Broker, BrokerDown
 from reconcile.adapters.mqtt.discovery import digest, discovery_messages
 from reconcile.adapters.mqtt.inbox import Inbox
 from reconcile.adapters.mqtt.publish import state_messages
-from reconcile.adapters.mqtt.settings import SETTINGS, Settings
+from reconcile.adapters.mqtt.settings import SETTINGS, Settings, reading
 from reconcile.shell.db import transaction, translate_errors
 from reconcile.shell.tick import TickReport, run_tick
 
@@ -59,7 +59,7 @@ def tick_with_mqtt(*, engine: Engine, settings: Settings, password: str | None, 
 
 def _publish(broker: Broker, engine, settings: Settings, home: str | None, now: datetime, inbox: Inbox,
              ha_online: bool) -> None:
-    with transaction(engine, home=home, write=False) as session:
+    with reading(engine, home) as session:
         messages = state_messages(session, settings, now, inbox.reading)
         configs = discovery_messages(settings, _programs(session, settings.home_id))
     fingerprint = digest(configs)
