@@ -61,6 +61,38 @@ def parse_power(text: str | float, *, what: str = "power") -> float:
     return value
 
 
+_ENERGY = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|nan|inf)\s*(kwh|wh)\s*$", re.I)
+_CURRENT = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*-\s*(\d+(?:\.\d*)?)\s*a?\s*$", re.I)
+_VOLTAGE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*v?\s*$", re.I)
+
+
+def parse_energy(text: str, *, what: str = "energy") -> float:
+    """Wh in `20kWh`, `500Wh`, `7.5 kWh` (the unit is required: a bare number is ambiguous); > 0."""
+    match = _ENERGY.match(str(text))
+    if not match:
+        raise ReconcileError(f"{what} {text!r} is not an energy like 20kWh or 500Wh")
+    value = float(match.group(1)) * (1000 if match.group(2).lower() == "kwh" else 1)
+    if not math.isfinite(value) or value <= 0:
+        raise ReconcileError(f"{what} {text!r} must be a finite energy above zero")
+    return value
+
+
+def parse_current_range(text: str, *, phases: int, voltage: str) -> tuple[float, float, float]:
+    """(min W, max W, step W) of a charger settable in whole amperes, `6-32A` on `phases` phases
+    of `voltage` (phase to neutral): P = I × V × phases, one ampere per step."""
+    match, volts = _CURRENT.match(str(text)), _VOLTAGE.match(str(voltage))
+    if not match:
+        raise ReconcileError(f"--current {text!r} is not a range of amperes like 6-32A")
+    if not volts or not 50 <= float(volts.group(1)) <= 1000:
+        raise ReconcileError(f"--voltage {voltage!r} is not a voltage between 50V and 1000V, like 230V")
+    if phases not in (1, 3):
+        raise ReconcileError(f"--phases {phases} is not 1 or 3")
+    low, high, per_amp = float(match.group(1)), float(match.group(2)), float(volts.group(1)) * phases
+    if not 0 < low <= high <= 1000:
+        raise ReconcileError(f"--current {text!r} must go from above 0A up to at most 1000A")
+    return low * per_amp, high * per_amp, per_amp
+
+
 def parse_zone(name: str) -> ZoneInfo:
     """The IANA time zone `name` (`Europe/Lisbon`)."""
     try:

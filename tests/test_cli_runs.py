@@ -53,7 +53,8 @@ def test_tick_json_lists_decisions_planned_finished_unplaced_problems(washer):
     report = json.loads(wattplan("tick", "--now", T0, "--json").stdout)
     assert list(report) == ["tick_id", "now", "duration_ms", "clock_behind_s", "summary", "decisions",
                             "finished", "planned", "unplaced", "problems"]
-    assert report["decisions"] == [{"execution_id": 1, "kind": "start", "reason": "fits now at priority 5"}]
+    assert report["decisions"] == [
+        {"execution_id": 1, "kind": "start", "reason": "fits now at priority 5", "power_w": None}]
     assert report["planned"] == [
         {"execution_id": 1, "start": "2026-06-30T06:00:00Z", "end": "2026-06-30T07:30:00Z", "late_s": None}]
     from reconcile.shell.tick import run_tick
@@ -64,7 +65,8 @@ def test_tick_json_lists_decisions_planned_finished_unplaced_problems(washer):
     engine.dispose()
     finished = json.loads(wattplan("tick", "--now", "2026-06-30T10:00", "--json").stdout)
     assert finished["finished"] == [{"execution_id": 1, "ended_at": "2026-06-30T07:30:00Z"}]
-    assert finished["decisions"] == [{"execution_id": 1, "kind": "stop", "reason": "profile complete"}]
+    assert finished["decisions"] == [
+        {"execution_id": 1, "kind": "stop", "reason": "profile complete", "power_w": None}]
 
 
 @pytest.mark.parametrize(("command", "said", "why"), [
@@ -76,7 +78,7 @@ def test_ending_a_running_execution_stops_it_at_the_next_tick(washer, command, s
     tick()
     assert wattplan(command, "1", "--now", "2026-06-30T08:20").stdout == said + "\n"
     report = json.loads(wattplan("tick", "--now", "2026-06-30T08:21", "--json").stdout)
-    assert report["decisions"] == [{"execution_id": 1, "kind": "stop", "reason": why}]
+    assert report["decisions"] == [{"execution_id": 1, "kind": "stop", "reason": why, "power_w": None}]
     assert json.loads(wattplan("tick", "--now", "2026-06-30T08:22", "--json").stdout)["decisions"] == []
 
 
@@ -96,7 +98,8 @@ def test_ending_a_run_whose_program_was_already_over_records_its_completion(wash
         "execution #1 had already finished its program at 09:30: recorded completed; "
         "the next tick tells its appliance to stop\n")
     report = json.loads(wattplan("tick", "--now", "2026-06-30T10:01", "--json").stdout)
-    assert report["decisions"] == [{"execution_id": 1, "kind": "stop", "reason": "profile complete"}]
+    assert report["decisions"] == [
+        {"execution_id": 1, "kind": "stop", "reason": "profile complete", "power_w": None}]
     run = json.loads(wattplan("list", "--all", "--json").stdout)[0]
     assert (run["state"], run["end_reason"], run["ended_at"]) == ("finished", "completed", "2026-06-30T07:30:00Z")
 
@@ -190,15 +193,15 @@ def test_decisions_and_state_offer_only_valid_decisions(heater):
     decided = json.loads(wattplan("decisions", "--now", "2026-06-30T08:01", "--json").stdout)
     assert decided == [{"id": 1, "tick_id": 1, "execution_id": 1, "appliance": "washer", "program": "eco",
                         "kind": "start", "at": "2026-06-30T06:00:00Z", "valid_until": "2026-06-30T06:02:00Z",
-                        "reason": "fits now at priority 5"}]
+                        "reason": "fits now at priority 5", "power_w": None}]
     pending = wattplan("decisions", "--pending", "--now", "2026-06-30T08:01", "--json")
     assert json.loads(pending.stdout) == decided
     assert json.loads(wattplan("decisions", "--pending", "--now", "2026-06-30T08:03", "--json").stdout) == []
     assert json.loads(wattplan("state", "--now", "2026-06-30T08:01", "--json").stdout) == [
         {"appliance": "heater", "should_run": False, "execution_id": None, "decision": None,
-         "valid_until": "2026-06-30T06:02:00Z", "reason": "nothing to run"},
+         "valid_until": "2026-06-30T06:02:00Z", "reason": "nothing to run", "power_w": None},
         {"appliance": "washer", "should_run": True, "execution_id": 1, "decision": "start",
-         "valid_until": "2026-06-30T06:02:00Z", "reason": "execution #1 is running"}]
+         "valid_until": "2026-06-30T06:02:00Z", "reason": "execution #1 is running", "power_w": None}]
     assert lines(wattplan("state", "--now", "2026-06-30T08:01").stdout) == (
         "appliance  should            decision  valid until  why\n"
         "heater     off               -         Tue 08:02    nothing to run\n"
@@ -212,7 +215,7 @@ def test_state_without_a_fresh_tick_runs_nothing_and_exits_stale(washer):
     assert json.loads(result.stdout) == [
         {"appliance": "washer", "should_run": False, "execution_id": 1, "decision": None,
          "valid_until": "2026-06-30T06:02:00Z",
-         "reason": "stale: the last tick planned at 2026-06-30T06:00:00Z; act on nothing"}]
+         "reason": "stale: the last tick planned at 2026-06-30T06:00:00Z; act on nothing", "power_w": None}]
     tick("2026-06-30T08:05")  # a fresh tick tells the washer, off since 08:02, to resume where it was
     state = json.loads(wattplan("state", "--now", "2026-06-30T08:06", "--json").stdout)
     assert [(s["should_run"], s["decision"], s["valid_until"]) for s in state] == [

@@ -34,6 +34,8 @@ def enqueue(
     priority_class: Annotated[int | None, typer.Option(
         metavar="N", help="1 (low) to 10 (urgent).", show_default="the appliance's")] = None,
     objective: Annotated[str | None, option("NAME", "asap, cheapest or solar.", "the home's")] = None,
+    energy: Annotated[str | None, option("ENERGY", "A modulating appliance's run: the energy to deliver, "
+                                                   "e.g. 20kWh.")] = None,
     now: Now = None,
 ) -> None:
     """Ask for a run; prints its execution id.
@@ -42,13 +44,14 @@ def enqueue(
     """
     from reconcile.shell.requests import Request, earliest_end_past_deadline
     from reconcile.shell.requests import enqueue as enqueue_run
-    from reconcile.units import dst_note
+    from reconcile.units import dst_note, parse_energy
 
     within_s = seconds(within, "--within")
+    energy_wh = None if energy is None else parse_energy(energy, what="--energy")
     with session() as s:
         zone, at, times = moments(s, now, not_before=not_before, by=by)
         execution = enqueue_run(s, now=at, request=Request(
-            appliance, program, times["not_before"], within_s, times["by"], priority_class, objective))
+            appliance, program, times["not_before"], within_s, times["by"], priority_class, objective, energy_wh))
         late_end = earliest_end_past_deadline(s, execution)
     say(str(execution.id))
     for what, text in (("--not-before", not_before), ("--by", by)):  # a time the clocks skip or repeat

@@ -132,17 +132,49 @@ def appliance_add(
     max_delay: Annotated[str | None, option(
         "DURATION", "Default longest wait before a run starts, e.g. 6h: its priority rises to 10 by then.",
         "none: the priority stays at its class")] = None,
+    min_power: Annotated[str | None, option("POWER", "Modulating (an EV charger): the lowest power it draws "
+                                                     "when on, e.g. 1.4kW (with --max-power).")] = None,
+    max_power: Annotated[str | None, option("POWER", "Modulating: the highest power, e.g. 7.4kW.")] = None,
+    step: Annotated[str | None, option("POWER", "Modulating: settable in steps of this from --min-power.",
+                                       "any power")] = None,
+    current: Annotated[str | None, option("A-A", "Modulating, in whole amperes: e.g. 6-32A (instead of "
+                                                 "--min-power/--max-power/--step).")] = None,
+    phases: Annotated[int, typer.Option(metavar="1|3", help="With --current: phases of the charger.")] = 1,
+    voltage: Annotated[str, option("VOLTS", "With --current: phase voltage.", "230V")] = "230V",
 ) -> None:
-    """Add an appliance for wattplan to schedule."""
+    """Add an appliance for wattplan to schedule; with a power range it modulates (runs ask for --energy)."""
     from reconcile.shell import catalog
 
     runs = {"min_run_s": seconds(min_run, "--min-run"), "min_pause_s": seconds(min_pause, "--min-pause")}
     runs = {key: value or 0 for key, value in runs.items()}
     max_delay_s = seconds(max_delay, "--max-delay")
+    power_range = _power_range(min_power, max_power, step, current, phases, voltage)
     with session() as s:
         catalog.add_appliance(s, now=clock(), name=name, interruptible=interruptible,
-                              priority_class=priority_class, max_delay_s=max_delay_s, **runs)
+                              priority_class=priority_class, max_delay_s=max_delay_s, power_range=power_range,
+                              **runs)
+    if power_range:
+        low, high, stepped = (format_power(w) for w in (power_range[0], power_range[1], power_range[2] or 0))
+        say(f"added modulating appliance {name!r}: {low} to {high}" + (f" in steps of {stepped}" * bool(
+            power_range[2])))
+        return
     say(f"added appliance {name!r}")
+
+
+def _power_range(min_power, max_power, step, current, phases, voltage) -> tuple | None:
+    """(min W, max W, step W or None) of a modulating appliance, or None: --min-power with
+    --max-power (and --step), or --current A-A (with --phases, --voltage)."""
+    from reconcile.units import parse_current_range
+
+    if current is not None:
+        if min_power or max_power or step:
+            raise ReconcileError("give --current, or --min-power with --max-power, not both", ExitStatus.USAGE)
+        return parse_current_range(current, phases=phases, voltage=voltage)
+    if (min_power is None) != (max_power is None) or (step and max_power is None):
+        raise ReconcileError("a modulating appliance needs both --min-power and --max-power", ExitStatus.USAGE)
+    if max_power is None:
+        return None
+    return power(min_power, "--min-power"), power(max_power, "--max-power"), power(step, "--step")
 
 
 @command(appliance_app, "list")

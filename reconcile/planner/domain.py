@@ -71,6 +71,17 @@ class Run:
     # A running run's progress counts only up to here: the newest tick's `now` + DECISION_TTL_S,
     # after which no decision vouches for it and an actuator switches it off. None: not capped.
     covered_until: datetime | None = None
+    # A modulating run (EV charger): max_power_w set. It asks for energy; its shape is that
+    # energy at max_power_w, so progress_s counts seconds at full power, and a running run
+    # advances at power_w / max_power_w of the clock (`states.progress_at`).
+    min_power_w: float = 0.0
+    max_power_w: float | None = None
+    power_step_w: float | None = None
+    power_w: float | None = None  # the setpoint it runs at (None: not modulating, or never set)
+
+    @property
+    def modulating(self) -> bool:
+        return self.max_power_w is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +144,7 @@ class Transition:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
+    power_w: float | None = None  # a modulating run's new setpoint (None: unchanged)
 
     @property
     def ends(self) -> bool:
@@ -186,6 +198,9 @@ class Decision:
     execution_id: int
     kind: str  # start | pause | resume | stop
     reason: str
+    # A modulating run's setpoint: start and resume carry it; a `resume` of a running run is a
+    # change of setpoint (the newest start/resume always says what to draw now).
+    power_w: float | None = None
     # A modulating run's setpoint: start and resume carry it; a `resume` of a running run is a
     # change of setpoint (the newest start/resume always says what to draw now).
     power_w: float | None = None

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from reconcile.planner.domain import CLOCK_STEP_BACK_S, Decision, Home, Placement, Plan, Run, Snapshot
+from reconcile.planner.modulating import with_setpoints
 from reconcile.planner.priority import priority
 from reconcile.planner.states import Transition, completed_at, covered, transition
 from reconcile.planner.timetable import build_timetable
@@ -32,10 +33,11 @@ def plan(snapshot: Snapshot, now: datetime, *, timetable=build_timetable) -> Pla
     lapses, still_open, resumes = lapse(still_open, now, behind if behind > CLOCK_STEP_BACK_S else 0.0)
     priorities = tuple((run.id, priority(run, now_s)) for run in still_open)
     placements, unplaced, _grid = timetable(snapshot, still_open, now_s)
-    decisions = decide(still_open, placements, dict(priorities), now_s, resumes)
+    decisions = with_setpoints(decide(still_open, placements, dict(priorities), now_s, resumes), still_open,
+                               placements, now_s)
     by_id = {run.id: run for run in still_open}
     changes = completions + lapses + tuple(  # a lapsed running run's resume is its lapse: no second change
-        transition(by_id[d.execution_id], d.kind, now) for d in decisions
+        transition(by_id[d.execution_id], d.kind, now, d.power_w) for d in decisions
         if not (d.kind == "resume" and d.execution_id in resumes))
     return Plan(
         now=now,

@@ -6,6 +6,7 @@
     running or paused ────├─done─────▶ finished (the user says the appliance finished early)
     any open state ───────└─cancel───▶ cancelled (the user stopped it)
     running or paused ──lapse──▶ the same state, its record restarted at `at` (see `plan.lapse`)
+    running (modulating) ──set──▶ running at a new setpoint (told as a `resume` with its power)
 
 A running run's progress counts only time some decision vouched for: up to its `covered_until`
 (the newest tick's `now` + DECISION_TTL_S; after that an actuator switches it off). So a run is
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from reconcile.planner.domain import DECISION_TTL_S, OPEN_STATES, Run, Transition
 
-EVENTS = ("start", "pause", "resume", "complete", "done", "cancel", "lapse")
+EVENTS = ("start", "pause", "resume", "complete", "done", "cancel", "lapse", "set")
 _ALLOWED = {  # event -> the states it may happen in
     "start": ("pending",),
     "pause": ("running",),
@@ -58,7 +59,15 @@ def progress_at(run: Run, now: float) -> float:
         return run.progress_s
     if run.covered_until is not None:
         now = min(now, run.covered_until.timestamp())
-    return run.progress_s + max(0.0, now - run.state_since.timestamp())
+    return run.progress_s + max(0.0, now - run.state_since.timestamp()) * rate(run)
+
+
+def rate(run: Run) -> float:
+    """Profile seconds a running run does per second: 1, or a modulating run's setpoint over its
+    maximum (its profile is its energy at full power)."""
+    if not run.modulating or run.power_w is None:
+        return 1.0
+    return max(0.0, run.power_w) / run.max_power_w
 
 
 def completed_at(run: Run, now: float) -> datetime | None:
@@ -66,15 +75,21 @@ def completed_at(run: Run, now: float) -> datetime | None:
     if run.state != "running" or progress_at(run, now) < run.shape.duration_s:
         return None
     since = run.state_since.timestamp() if run.state_since else now
-    return datetime.fromtimestamp(round(since + run.shape.duration_s - run.progress_s, 6), UTC)
+    return datetime.fromtimestamp(round(since + (run.shape.duration_s - run.progress_s) / rate(run), 6), UTC)
 
 
-def transition(run: Run, event: str, at: datetime) -> Transition:
+def transition(run: Run, event: str, at: datetime, power_w: float | None = None) -> Transition:
     """The state `event` at `at` leads `run` to; progress never goes backwards.
+
+    `power_w`: a modulating run's setpoint from a start or resume; the `resume` of a running
+    modulating run is a change of setpoint (event `set`): its progress is counted at the old
+    setpoint up to `at`, then runs at the new one.
 
     A user's `done` or `cancel` of a running run whose profile was already over by `at` is the
     profile's own completion, at the instant it ended: the history says what really happened.
     """
+    if event == "resume" and run.state == "running" and run.modulating and power_w is not None:
+        return Transition(run.id, "set", "running", at, progress_at(run, at.timestamp()), power_w=power_w)
     if run.state not in _ALLOWED.get(event, ()):
         raise RefusedTransition(_refusal(run, event))
     if event in ("done", "cancel") and (over := completed_at(run, at.timestamp())) is not None:
@@ -85,11 +100,12 @@ def transition(run: Run, event: str, at: datetime) -> Transition:
         ended = max(at, run.state_since) if run.state_since else at
         return _end(run, event, ended, progress_at(run, at.timestamp()))
     if event == "pause":
-        return Transition(run.id, event, "paused", at, progress_at(run, at.timestamp()))
+        return Transition(run.id, event, "paused", at, progress_at(run, at.timestamp()),
+                          power_w=0.0 if run.modulating else None)
     if event == "lapse":
         return Transition(run.id, event, run.state, at, _counted(run, at))
     started = at if event == "start" else None
-    return Transition(run.id, event, "running", at, run.progress_s, started_at=started)
+    return Transition(run.id, event, "running", at, run.progress_s, started_at=started, power_w=power_w)
 
 
 def _counted(run: Run, at: datetime) -> float:
@@ -119,5 +135,8 @@ def advance(run: Run, change: Transition) -> Run | None:
     command = change.event
     if command == "lapse":  # a lapsed running run is told to resume (or paused next); a paused one is told nothing
         command = "resume" if change.state == "running" else run.last_command
+    if command == "set":  # a new setpoint is told as a resume at that power
+        command = "resume"
+    power_w = run.power_w if change.power_w is None else change.power_w
     return replace(run, state=change.state, state_since=change.state_since, progress_s=change.progress_s,
-                   last_command=command, covered_until=None)
+                   last_command=command, covered_until=None, power_w=power_w)

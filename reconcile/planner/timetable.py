@@ -7,6 +7,8 @@ from functools import partial
 
 from reconcile.planner.domain import Placement, Run, Segment, Snapshot, Unplaced
 from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between, slot_count
+from reconcile.planner.modulating import fill as fill_modulating
+from reconcile.planner.modulating import split as split_modulating
 from reconcile.planner.objectives import place_block_by, slot_ranking, window_end
 from reconcile.planner.placement import (
     Pausable,
@@ -34,6 +36,7 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
     """
     if not runs:
         return (), (), None
+    runs, modulating = split_modulating(runs)  # those fill what the rest leave, at the end
     grid = make_grid(snapshot, now, tail_slots(snapshot, runs))
     capacity = list(grid.capacity)
     uses: dict[int, list[Use]] = {}
@@ -58,6 +61,9 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
             unplaced = [u for u in unplaced if all(u.execution_id != r.id for r in level)]
             starters.add(starter)
     placements = tuple(placement_of(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
+    if modulating:  # a power per slot in what is left (planner.modulating)
+        more, short = fill_modulating(grid, capacity, modulating, now, snapshot.home.objective)
+        placements, unplaced = placements + tuple(more), [*unplaced, *short]
     return placements, tuple(unplaced), grid
 
 

@@ -106,21 +106,43 @@ def check_name(name: str, what: str) -> None:
 
 def add_appliance(session: Session, *, now: datetime, name: str, interruptible: bool = False,
                   min_run_s: int = 0, min_pause_s: int = 0, priority_class: int = 5,
-                  max_delay_s: int | None = None) -> Appliance:
-    """A new appliance of the home; names are unique per home."""
+                  max_delay_s: int | None = None, power_range: tuple | None = None) -> Appliance:
+    """A new appliance of the home; names are unique per home. `power_range` (min W, max W,
+    step W or None) makes it modulating: its runs ask for energy, its one program is `charge`."""
     home = load_home(session)
     check_name(name, "an appliance")
     if find_appliance(session, home.id, name, required=False) is not None:
         raise ReconcileError(f"appliance {name!r} already exists")
     check_priority_class(priority_class)
-    if not interruptible and (min_run_s or min_pause_s):
+    if power_range is not None and (min_run_s or min_pause_s):
+        raise ReconcileError("--min-run and --min-pause do not apply to a modulating appliance (it pauses at 0 W)")
+    if not interruptible and power_range is None and (min_run_s or min_pause_s):
         raise ReconcileError("--min-run and --min-pause apply only to an --interruptible appliance")
-    appliance = Appliance(home_id=home.id, name=name, interruptible=interruptible, min_run_s=min_run_s,
-                          min_pause_s=min_pause_s, priority_class=priority_class, max_delay_s=max_delay_s,
-                          created_at=now)
+    low, high, step = check_power_range(*power_range, home.limit_w) if power_range else (None, None, None)
+    appliance = Appliance(home_id=home.id, name=name, interruptible=interruptible or power_range is not None,
+                          min_run_s=min_run_s, min_pause_s=min_pause_s, priority_class=priority_class,
+                          max_delay_s=max_delay_s, created_at=now, min_power_w=low, max_power_w=high,
+                          power_step_w=step)
     session.add(appliance)
     session.flush()
+    if high is not None:  # an execution names a program: a modulating one's is its full power
+        add_profile(session, now=now, appliance=name, name=CHARGE, slot_s=60, watts=[high],
+                    source="modulating: its maximum power; runs ask for --energy")
     return appliance
+
+
+CHARGE = "charge"  # the one program of a modulating appliance
+
+
+def check_power_range(low: float, high: float, step: float | None, limit_w: float) -> tuple:
+    """A modulating appliance's (min, max, step) W, refused in one line when it can never work."""
+    if low > high:
+        raise ReconcileError(f"--min-power {format_power(low)} is above --max-power {format_power(high)}")
+    check_fits(CHARGE, high, limit_w)
+    if step is not None and step > max(high - low, 0) and high > low:
+        raise ReconcileError(f"--step {format_power(step)} is larger than the range "
+                             f"{format_power(low)}-{format_power(high)}")
+    return low, high, step
 
 
 def check_priority_class(value: int) -> None:

@@ -52,20 +52,20 @@ def timetable(session: Session, *, hours: float | None = None) -> TimetableView:
     if tick is None:
         return TimetableView(info, None, (), ())
     rows = list(session.execute(
-        select(TimetableEntry, Appliance.name, Profile)
+        select(TimetableEntry, Appliance.name, Profile, Execution.energy_wh)
         .join(Execution, Execution.id == TimetableEntry.execution_id)
         .join(Appliance, Appliance.id == Execution.appliance_id)
         .join(Profile, Profile.id == Execution.profile_id)
         .where(TimetableEntry.home_id == h.id)
         .order_by(TimetableEntry.starts_at, TimetableEntry.execution_id, TimetableEntry.seq)))
     entries = tuple(EntryView(t.execution_id, appliance, p.name, t.seq, t.starts_at, t.ends_at, t.energy_wh,
-                              t.peak_w) for t, appliance, p in rows)
+                              t.peak_w) for t, appliance, p, _energy in rows)
     count = max(1, round((hours * 3600 if hours else h.horizon_s) / h.slot_s))
     snapshot = load_snapshot(session=session, home=h)
     grid = make_grid(snapshot, tick.now.timestamp(), max(0, count - h.horizon_s // h.slot_s))
     peaks, energy = [0.0] * count, [0.0] * count
-    for t, _appliance, p in rows:
-        _add_load(grid, _shape(p), t, peaks, energy)
+    for t, _appliance, p, modulating in rows:
+        _add_load(grid, _constant(t.peak_w) if modulating else _shape(p), t, peaks, energy)
     slots = tuple(
         SlotView(_at(grid.start_of(k)), _at(grid.start_of(k + 1)), round(peaks[k], 1), round(energy[k], 3),
                  round(grid.capacity[k], 1))
@@ -76,6 +76,11 @@ def timetable(session: Session, *, hours: float | None = None) -> TimetableView:
 def _shape(p: Profile) -> Shape:
     peaks = tuple(max(w, q) for w, q in zip(p.watts, p.peak_watts, strict=True))
     return Shape(p.slot_s, tuple(p.watts), peaks)
+
+
+def _constant(watts: float) -> Shape:
+    """A modulating run's stretch draws its setpoint throughout (its program is not its power)."""
+    return Shape(10**9, (watts,), (watts,))
 
 
 def _add_load(grid, shape: Shape, entry: TimetableEntry, peaks: list[float], energy: list[float]) -> None:

@@ -110,6 +110,7 @@ class DecisionView:
     at: datetime
     valid_until: datetime
     reason: str
+    power_w: float | None = None  # a modulating run's setpoint (start, resume); a resume of a running run changes it
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -120,6 +121,7 @@ class StateView:
     decision: str | None  # kind of the newest decision about that execution, while it is valid
     valid_until: datetime | None  # act on this answer only until then
     reason: str
+    power_w: float | None = None  # a running modulating run's setpoint: draw this much (None: on/off)
 
 
 def as_data(value: Any) -> Any:
@@ -249,7 +251,7 @@ def decisions(session: Session, *, now: datetime, since: datetime | None = None,
                             Decision.at <= now + timedelta(seconds=CLOCK_STEP_BACK_S))
     rows = session.execute(query)
     return [DecisionView(d.id, d.tick_id, d.execution_id, appliance, program, d.kind, d.at, d.valid_until,
-                         d.reason)
+                         d.reason, d.power_w)
             for d, appliance, program, state in rows
             if not (pending and d.kind in ("start", "resume") and state != "running")]
 
@@ -269,17 +271,21 @@ def state(session: Session, *, now: datetime) -> tuple[list[StateView], bool]:
     fresh = expires is not None and expires > now and tick.now - now <= timedelta(seconds=CLOCK_STEP_BACK_S)
     newest = {d.execution_id: d for d in decisions(session, now=now, pending=True)}
     rows = session.execute(
-        select(Appliance.name, Execution.id, Execution.state)
+        select(Appliance.name, Execution.id, Execution.state, Execution.power_w)
         .outerjoin(Execution, (Execution.appliance_id == Appliance.id) & Execution.state.in_(OPEN_STATES))
         .where(Appliance.home_id == home_id).order_by(Appliance.name, Execution.id))
     by_appliance: dict[str, list[tuple[int, str]]] = {}
-    for name, execution_id, execution_state in rows:
+    setpoints = {}
+    for name, execution_id, execution_state, power_w in rows:
         by_appliance.setdefault(name, [])
         if execution_id is not None:
             by_appliance[name].append((execution_id, execution_state))
+            setpoints[execution_id] = power_w
     ended = {d.appliance: d for d in newest.values() if d.kind == "stop"}
-    return [_appliance_state(name, runs, newest, ended.get(name), fresh, expires, tick)
-            for name, runs in by_appliance.items()], fresh
+    answers = [_appliance_state(name, runs, newest, ended.get(name), fresh, expires, tick)
+               for name, runs in by_appliance.items()]
+    return [dataclasses.replace(a, power_w=setpoints.get(a.execution_id)) if a.should_run else a
+            for a in answers], fresh
 
 
 def _appliance_state(name, runs, newest, stop, fresh, expires, tick) -> StateView:

@@ -29,7 +29,7 @@ def apply(*, session: Session, home_id: int, tick_id: int, plan: Plan) -> None:
     _update_by_id(session, EXECUTION, changes.values())
     _insert(session, DECISION, [
         {"home_id": home_id, "tick_id": tick_id, "execution_id": d.execution_id, "kind": d.kind, "at": now,
-         "valid_until": now + timedelta(seconds=DECISION_TTL_S), "reason": d.reason}
+         "valid_until": now + timedelta(seconds=DECISION_TTL_S), "reason": d.reason, "power_w": d.power_w}
         for d in plan.decisions])
     _write_timetable(session, home_id, tick_id, plan)
     session.execute(update(TICK).where(TICK.c.id == tick_id).values(
@@ -67,6 +67,8 @@ def transition_columns(change: Transition) -> dict:
     columns = {"state": change.state, "state_since": change.state_since, "progress_s": change.progress_s}
     if change.started_at is not None:
         columns["started_at"] = change.started_at
+    if change.power_w is not None:  # a modulating run's setpoint
+        columns["power_w"] = change.power_w
     if change.ends:
         columns.update(ended_at=change.ended_at, end_reason=change.end_reason, planned_start=None,
                        planned_end=None, late_s=None, note=None)
