@@ -50,10 +50,13 @@ def test_the_measured_import_decides_what_starts_now(metered_home) -> None:
     meter.publish(METER, reading(300, later), retain=True)
     wattplan(db, "tick", "--now", later.isoformat())
     assert executions(db) == [(1, "running")]
+    assert "meter: 300 W import, 0s old, fresh" in wattplan(db, "status", "--now", later.isoformat()).stdout
     stale = later + timedelta(minutes=5)  # the last reading is 5 minutes old: unknown
     wattplan(db, "enqueue", "heater", "--now", stale.isoformat())
     wattplan(db, "tick", "--now", stale.isoformat())
     assert executions(db) == [(1, "running"), (2, "pending")]
+    assert "meter: 300 W import, 300s old, stale (over 60s): nothing new starts" in wattplan(
+        db, "status", "--now", stale.isoformat()).stdout
     shown = json.loads(wattplan(db, "mqtt", "show", "--json").stdout)
     assert shown["meter_w"] == 300.0 and shown["meter_at"].startswith("2026-12-01T10:01:00")
 

@@ -202,6 +202,24 @@ def mqtt_tick(target, *, now, ran_at, keep_s):
                           keep_s=keep_s, home=home_name())
 
 
+def meter_line(s, now) -> str | None:
+    """`status`'s line about the MQTT meter: its reading and age, None without a meter."""
+    from sqlalchemy import select
+
+    from models import MqttSettings
+    from reconcile.shell.store import load_home
+
+    found = s.execute(select(MqttSettings.meter_topic, MqttSettings.meter_w, MqttSettings.meter_at,
+                             MqttSettings.meter_max_age_s).where(MqttSettings.home_id == load_home(s).id)).first()
+    if found is None or found.meter_topic is None:
+        return None
+    if found.meter_at is None:
+        return f"meter: no reading yet from {found.meter_topic}: nothing new starts"
+    age = round((now - found.meter_at).total_seconds())
+    verdict = "fresh" if age <= found.meter_max_age_s else f"stale (over {found.meter_max_age_s}s): nothing new starts"
+    return f"meter: {found.meter_w:.0f} W import, {age}s old, {verdict}"
+
+
 def broker_failed(report) -> None:
     """Exit 6 (after the tick's line: it committed) when the broker could not be reached."""
     if report.broker_problem:

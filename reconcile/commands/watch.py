@@ -21,7 +21,7 @@ from reconcile.commands.base import (
     seconds,
     session,
 )
-from reconcile.commands.mqtt import broker_failed, mqtt_tick
+from reconcile.commands.mqtt import broker_failed, meter_line, mqtt_tick
 from reconcile.errors import ExitStatus, ReconcileError
 
 PANEL = Panel("Reconcile and watch")
@@ -76,11 +76,14 @@ def status(
         _zone, at, _ = moments(s, now)
         fresh, line = views.check(s, now=at, max_age_s=max_age_s) if check else (True, "")
         view = None if check else views.status(s)
+        meter = None if check or as_json else meter_line(s, at)  # issue 12: the MQTT meter's reading
     if check:
         say(line, console=out if fresh else err)
         raise typer.Exit(ExitStatus.OK if fresh else ExitStatus.STALE)
     if not as_json:
         say(render.status_header(view, at))
+        if meter:
+            say(meter)
     emit(view, as_json, render.status(view, at))
 
 
