@@ -71,3 +71,15 @@ def test_a_relay_is_set_checked_and_removed(washer) -> None:
 def test_no_rejected_commands_yet(washer) -> None:
     assert wattplan("mqtt", "rejected").stdout == "no rejected commands\n"
     assert wattplan("mqtt", "rejected", "--json").stdout == "[]\n"
+
+
+def test_a_tick_without_mqtt_never_imports_paho_or_the_adapters(washer) -> None:
+    import subprocess
+    import sys
+
+    probe = ("import sys, cli\nsys.argv = ['wattplan', '--db', sys.argv[1], 'tick', '--now', '2026-06-30T08:00']\n"
+             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('paho', 'reconcile.adapters'))))")
+    done = subprocess.run([sys.executable, "-c", probe, str(washer)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
