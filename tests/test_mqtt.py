@@ -150,3 +150,19 @@ def test_the_broker_down_the_tick_still_commits_and_the_next_publishes_everythin
     wattplan(db, "mqtt", "set", "--broker", url)
     wattplan(db, "tick", "--now", T.format(2))
     wait_for(lambda: (ha.json("wattplan/washer/state") or {}).get("should_run"), what="the state to be published")
+
+
+def test_the_will_says_offline_only_when_no_tick_reconnects_within_its_delay(home) -> None:
+    from reconcile.adapters.mqtt import settings
+    from reconcile.adapters.mqtt.client import Broker
+    from reconcile.shell.db import make_engine
+
+    db, ha = home
+    engine = make_engine(f"sqlite:///{db}")
+    with settings.reading(engine, None) as session:
+        found = settings.load(session)
+    engine.dispose()
+    Broker(found, None, will_delay_s=5).open().close()  # a tick, with a 5 s will delay
+    Broker(found, None, will_delay_s=5).open().close()  # the next tick, within the delay: no offline
+    assert ha.get("wattplan/status") == b"online"
+    wait_for(lambda: ha.get("wattplan/status") == b"offline", what="the delayed will")

@@ -48,7 +48,8 @@ class Received:
 class Broker:
     """A connected session (`open`), one tick long."""
 
-    def __init__(self, settings: Settings, password: str | None, timeout_s: float = 10.0) -> None:
+    def __init__(self, settings: Settings, password: str | None, timeout_s: float = 10.0,
+                 will_delay_s: int = WILL_DELAY_S) -> None:
         self.settings, self.timeout_s = settings, timeout_s
         self.received = Received()
         self._marker = f"{settings.prefix}/_wattplan/{settings.client_id}/marker"
@@ -62,7 +63,7 @@ class Broker:
         if settings.tls:
             client.tls_set()
         will = Properties(PacketTypes.WILLMESSAGE)
-        will.WillDelayInterval = WILL_DELAY_S
+        will.WillDelayInterval = will_delay_s
         client.will_set(f"{settings.prefix}/status", b"offline", qos=1, retain=True, properties=will)
         client.on_connect = self._on_connect
         client.on_subscribe = lambda *_args: setattr(self, "_subscribed", True)
