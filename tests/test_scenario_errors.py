@@ -26,7 +26,7 @@ MISTAKES = [
     ("unknown nested key",
      [('min_run = "5m"', 'min_run = "5m"\npriorty_class = 3')],
      "appliances[0]: unknown key 'priorty_class'; allowed: name, interruptible, min_run, min_pause, "
-     "priority_class, max_delay"),
+     "priority_class, max_delay, min_power, max_power, power_step"),
     ("class out of range",
      [('name = "washer"', 'name = "washer"\npriority_class = 12')],
      "appliances[1].priority_class: must be an integer from 1 to 10, got 12"),

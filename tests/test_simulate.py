@@ -311,7 +311,7 @@ def test_json_table_and_picture_of_a_small_comparison(tmp_path):
     assert data["metrics"]["minutes_above_limit"] == 0
     assert data["executions"][1]["wait_min"] == 30.0
     assert data["executions"][1]["spans"] == [{"start": "2026-06-30T08:30:00Z", "end": "2026-06-30T09:00:00Z",
-                                              "offset_s": 0.0}]
+                                              "offset_s": 0.0, "power_w": None}]
     console = Console(record=True, width=120)
     console.print(comparison_table(results))
     text = console.export_text()

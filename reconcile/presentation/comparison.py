@@ -50,8 +50,8 @@ def result_as_dict(result: SimulationResult) -> dict[str, Any]:
              round((e.first_start - e.requested_at).total_seconds() / 60, 3),
              "ended_at": _iso(e.ended_at), "end_reason": e.end_reason, "pauses": e.pauses,
              "churn": e.churn, "decisions": e.decisions,
-             "spans": [{"start": _iso(s.start), "end": _iso(s.end), "offset_s": round(s.offset_s, 3)}
-                       for s in e.spans]}
+             "spans": [{"start": _iso(s.start), "end": _iso(s.end), "offset_s": round(s.offset_s, 3),
+                        "power_w": s.power_w} for s in e.spans]}
             for e in result.executions
         ],
         "notes": list(result.notes),

@@ -74,7 +74,9 @@ def _legend(results: Sequence[SimulationResult], colours: dict[str, str]) -> lis
     ran = [name for name in results[0].timeline.appliances
            if any(any(v > 0 for v in r.timeline.mean_w[i]) for r in results
                   for i in [r.timeline.appliances.index(name)])]
-    items = [("rect", BASE_COLOUR, "base load")] + [("rect", colours[name], name) for name in ran]
+    varying = {name for r in results for name in modulating(r)}
+    items = [("rect", BASE_COLOUR, "base load")] + [
+        ("rect", colours[name], f"{name} (modulating: setpoint dashed)" if name in varying else name) for name in ran]
     if any(any(v > 0 for v in r.timeline.pv_w) for r in results):
         items.append(("pv", PV_COLOUR, "PV generation"))
     items += [("limit", LIMIT_COLOUR, "import limit"),
@@ -142,6 +144,7 @@ def _panel(result: SimulationResult, y0: float, top_w: float, colours: dict[str,
     if pv_line:
         parts.append(f'<polyline fill="none" stroke="{PV_COLOUR}" stroke-width="2" stroke-linejoin="round" '
                      f'points="{_points(pv_line)}"><title>PV generation</title></polyline>')
+    parts += _setpoints(result, colours, x, y)
     parts += _requests(result, colours, x, y0, zone)
     limit_y = y(result.limit_w)
     dashed = 'stroke-width="2" stroke-dasharray="7 4"'
@@ -149,6 +152,30 @@ def _panel(result: SimulationResult, y0: float, top_w: float, colours: dict[str,
     parts.append(_text(WIDTH - RIGHT - 4, limit_y - 5, f"limit {result.limit_w / 1000:g} kW", size=11,
                        fill=LIMIT_COLOUR, anchor="end", weight=600))
     parts.append(_rect(LEFT, y0, plot_w, PANEL_H, "none", 'stroke="#c9ccd3"'))
+    return parts
+
+
+def modulating(result: SimulationResult) -> list[str]:
+    """The appliances whose runs drew a setpoint (EV chargers): their power varies by decision."""
+    return sorted({r.appliance for r in result.executions if any(s.power_w is not None for s in r.spans)})
+
+
+def _setpoints(result: SimulationResult, colours: dict[str, str], x, y) -> list[str]:
+    """A modulating appliance's own power, unstacked, as a dashed step line from 0 W, and each
+    constant-power stretch wide enough for it labelled with its setpoint: the varying power the
+    planner chose under what the others left."""
+    t, parts = result.timeline, []
+    for name in modulating(result):
+        values = t.mean_w[t.appliances.index(name)]
+        line = _points(_steps(t.bounds_s, values, x, y))
+        parts.append(f'<polyline fill="none" stroke="{INK}" stroke-width="1.5" stroke-dasharray="4 2" '
+                     f'points="{line}"><title>{escape(name)} setpoint</title></polyline>')
+        for record in result.executions:
+            for span in (s for s in record.spans if record.appliance == name and s.power_w):
+                a, b = ((moment - result.start).total_seconds() for moment in (span.start, span.end))
+                if x(b) - x(a) >= 44:
+                    parts.append(_text(x(a) + 2, y(span.power_w) - 3, f"{span.power_w / 1000:.2f} kW", size=10,
+                                       fill=INK))
     return parts
 
 

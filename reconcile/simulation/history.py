@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from models import Appliance, Decision, Execution, Profile
 from reconcile.planner.domain import OPEN_STATES
+from reconcile.simulation.charging import charged_s, modulating, run_duration, setpoint_spans
 from reconcile.simulation.metrics import ExecutionRecord, Span, Timeline
 from reconcile.simulation.scenario_types import SERIES_KINDS, ForecastUpdate, Scenario
 
@@ -42,7 +43,7 @@ def executions(engine: Engine, labels: dict[str, int]):
     with Session(engine) as session:
         rows = session.execute(
             select(Execution.id, Execution.requested_at, Execution.earliest_start, Execution.latest_end,
-                   Execution.priority_class, Execution.ended_at, Execution.end_reason,
+                   Execution.priority_class, Execution.ended_at, Execution.end_reason, Execution.energy_wh,
                    Appliance.name.label("appliance"), Profile.name.label("program"))
             .join(Appliance, Appliance.id == Execution.appliance_id)
             .join(Profile, Profile.id == Execution.profile_id).order_by(Execution.id)).all()
@@ -51,22 +52,29 @@ def executions(engine: Engine, labels: dict[str, int]):
 
 def records_from_db(engine: Engine, scenario: Scenario, labels: dict[str, int], churn: dict[int, int]):
     with Session(engine) as session:
-        history: dict[int, list[tuple[str, datetime]]] = {}
-        for row in session.execute(select(Decision.execution_id, Decision.kind, Decision.at)
+        history: dict[int, list[tuple[str, datetime, float | None]]] = {}
+        for row in session.execute(select(Decision.execution_id, Decision.kind, Decision.at, Decision.power_w)
                                    .order_by(Decision.id)):
-            history.setdefault(row.execution_id, []).append((row.kind, row.at))
+            history.setdefault(row.execution_id, []).append((row.kind, row.at, row.power_w))
     durations = program_durations(scenario)
     records = []
     for label, row in executions(engine, labels):
         decisions = history.get(row.id, [])
-        duration = durations[row.appliance, row.program]
-        spans = spans_from_decisions(decisions, duration, row.ended_at or scenario.end)
+        duration = run_duration(scenario, row, durations)
+        charger = modulating(scenario, row.appliance)
+        if charger is not None:  # its stretches run at their setpoints
+            spans = setpoint_spans(decisions, duration, charger.power_range[1], row.ended_at or scenario.end)
+            done = charged_s(spans, charger.power_range[1])
+        else:
+            spans = spans_from_decisions([(k, at) for k, at, _ in decisions], duration,
+                                         row.ended_at or scenario.end)
+            done = _done_s(spans)
         ended_at, reason = row.ended_at, row.end_reason
-        if ended_at is None and spans and _done_s(spans) >= duration - 1e-3:
+        if ended_at is None and spans and done >= duration - 1e-3:
             ended_at, reason = spans[-1].end, "completed"  # over between the last tick and `end`
         records.append(ExecutionRecord(
             label, row.appliance, row.program, row.priority_class, row.requested_at, row.earliest_start,
-            row.latest_end, spans, ended_at, reason, sum(k == "pause" for k, _ in decisions),
+            row.latest_end, spans, ended_at, reason, sum(k == "pause" for k, *_ in decisions),
             churn.get(row.id, 0), len(decisions)))
     return records
 
@@ -151,6 +159,14 @@ def forecast_world(scenario: Scenario) -> dict[str, list[Piece]]:
 
 def _draws(scenario: Scenario, record: ExecutionRecord, total: int):
     """(appliance, start ms, end ms, mean W, peak W) for each profile slot each span runs through."""
+    charger = modulating(scenario, record.appliance)
+    if charger is not None:  # constant power per stretch: its setpoint, or its maximum without a scheduler
+        for span in record.spans:
+            start, end = _ms(scenario, span.start), min(total, _ms(scenario, span.end))
+            watts = span.power_w if span.power_w is not None else charger.power_range[1]
+            if end > start:
+                yield record.appliance, start, end, watts, watts
+        return
     key = (record.appliance, record.program)
     program = next(p for p in scenario.programs if (p.appliance, p.name) == key)
     peaks = program.peak_watts or program.watts

@@ -20,6 +20,7 @@ class Span:
     start: datetime
     end: datetime
     offset_s: float
+    power_w: float | None = None  # a modulating run's setpoint over the stretch (None: its program)
 
 
 @dataclass(frozen=True, slots=True)

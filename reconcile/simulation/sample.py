@@ -44,7 +44,7 @@ def load_into_db(session: Session, scenario: Scenario, now: datetime, *,
         if find_appliance(session, home.id, a.name, required=False) is None:
             add_appliance(session, now=now, name=a.name, interruptible=a.interruptible,
                           min_run_s=a.min_run_s, min_pause_s=a.min_pause_s, priority_class=a.priority_class,
-                          max_delay_s=a.max_delay_s)
+                          max_delay_s=a.max_delay_s, power_range=a.power_range)
             added_appliances += 1
     for p in scenario.programs:
         owner = find_appliance(session, home.id, p.appliance)

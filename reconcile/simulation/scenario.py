@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from reconcile.errors import ReconcileError
+from reconcile.shell.catalog import CHARGE
 from reconcile.shell.textfile import read_text
 from reconcile.simulation.scenario_fields import (
     Clock,
@@ -42,7 +43,7 @@ from reconcile.simulation.scenario_types import (
     ScenarioProgram,
     Series,
 )
-from reconcile.units import parse_zone
+from reconcile.units import parse_energy, parse_zone
 
 __all__ = [
     "BUILTIN_SCENARIOS", "EndEarly", "Event", "ForecastUpdate", "Request", "Scenario", "ScenarioAppliance",
@@ -55,12 +56,13 @@ BUILTIN_SCENARIOS = ("sample_day", "tiny")
 _TOP_KEYS = ("version", "name", "description", "start", "end", "home", "appliances", "programs",
              "forecasts", "events")
 _HOME_KEYS = ("limit", "timezone", "slot", "horizon", "reserve", "objective")
-_APPLIANCE_KEYS = ("name", "interruptible", "min_run", "min_pause", "priority_class", "max_delay")
+_APPLIANCE_KEYS = ("name", "interruptible", "min_run", "min_pause", "priority_class", "max_delay", "min_power",
+                   "max_power", "power_step")
 _PROGRAM_KEYS = ("appliance", "name", "slot", "watts", "peak_watts", "source")
 _SERIES_KEYS = ("kind", "start", "slot", "values")
 _EVENT_KEYS = {
     "request": ("type", "at", "label", "appliance", "program", "not_before", "within", "by",
-                "priority_class", "objective"),
+                "priority_class", "objective", "energy"),
     "end": ("type", "at", "label", "kind"),
     "forecast": ("type", "at", "series"),
 }
@@ -163,7 +165,21 @@ def _appliance(t: Table) -> ScenarioAppliance:
         name=text(t, "name"), interruptible=interruptible,
         min_run_s=duration(t, "min_run", 0), min_pause_s=duration(t, "min_pause", 0),
         priority_class=integer(t, "priority_class", 1, 10, 5), max_delay_s=duration(t, "max_delay", None),
+        power_range=_power_range(t),
     )
+
+
+def _power_range(t: Table) -> tuple[float, float, float | None] | None:
+    """A modulating appliance's (min W, max W, step W or None): max_power with min_power."""
+    if "max_power" not in t.data:
+        for key in ("min_power", "power_step"):
+            if key in t.data:
+                t.fail(key, "only for a modulating appliance (give max_power too)")
+        return None
+    low, high = power(t, "min_power"), power(t, "max_power")
+    if low > high:
+        t.fail("min_power", f"must be at most max_power ({high:g} W), got {low:g} W")
+    return low, high, power(t, "power_step", None)
 
 
 def _programs(top: Table, home: ScenarioHome, appliances: tuple[ScenarioAppliance, ...]
@@ -261,11 +277,18 @@ def _request(t: Table, at: datetime, clock: Clock, appliances: tuple[ScenarioApp
         after, what = (not_before, "not_before") if not_before is not None else (at, "at")
         if by <= after:
             t.fail("by", f"must be after {what} ({iso(after)}), got {iso(by)}")
+    charger = next(a for a in appliances if a.name == appliance).power_range is not None
+    if charger and "energy" not in t.data:
+        t.fail("energy", f"appliance {appliance!r} modulates: a request asks for an energy like \"20kWh\"")
+    if not charger and "energy" in t.data:
+        t.fail("energy", f"only for a modulating appliance; {appliance!r} runs a program")
     return Request(
-        at=at, label=text(t, "label"), appliance=appliance, program=_program_name(t, appliance, programs),
+        at=at, label=text(t, "label"), appliance=appliance,
+        program=CHARGE if charger else _program_name(t, appliance, programs),
         not_before=not_before, within_s=within_s, by=by,
         priority_class=integer(t, "priority_class", 1, 10, None),
         objective=text(t, "objective", None, choices=OBJECTIVES),
+        energy_wh=t.attempt("energy", lambda: parse_energy(str(t.data["energy"]))) if charger else None,
     )
 
 

@@ -42,6 +42,9 @@ class ScenarioAppliance:
     min_pause_s: int
     priority_class: int
     max_delay_s: int | None
+    # A modulating appliance (min_power, max_power, power_step in the file): (min W, max W, step W
+    # or None), min <= max; its requests ask for an energy and run its program `charge`.
+    power_range: tuple[float, float, float | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +96,7 @@ class Request:
     by: datetime | None
     priority_class: int | None
     objective: Objective | None
+    energy_wh: float | None = None  # a modulating appliance's request: the energy to deliver
 
 
 @dataclass(frozen=True, slots=True)

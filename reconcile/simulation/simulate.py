@@ -32,6 +32,7 @@ from reconcile.shell.db import make_engine, transaction
 from reconcile.shell.migrate import upgrade
 from reconcile.shell.store import load_home
 from reconcile.shell.tick import run_tick
+from reconcile.simulation.charging import run_duration
 from reconcile.simulation.history import (
     TICK_S,
     build_timeline,
@@ -134,7 +135,7 @@ def _immediate(engine: Engine, scenario: Scenario, progress: Progress | None, *,
     world.apply_events_until(scenario.end, requests_only=True)
     ends = {e.label: e for e in scenario.events if isinstance(e, EndEarly)}
     durations = program_durations(scenario)
-    records = [_baseline(scenario, label, row, durations[row.appliance, row.program], ends.get(label),
+    records = [_baseline(scenario, label, row, run_duration(scenario, row, durations), ends.get(label),
                          world.notes)
                for label, row in executions(engine, world.labels)]
     if progress is not None:
@@ -195,7 +196,7 @@ class _World:
         execution = requests.enqueue(session, now=item.at, request=requests.Request(
             appliance=item.appliance, program=item.program, not_before=item.not_before,
             within_s=item.within_s, by=item.by, priority_class=item.priority_class,
-            objective=item.objective))
+            objective=item.objective, energy_wh=item.energy_wh))
         self.labels[item.label] = execution.id
 
     def _end(self, session: Session, item: EndEarly) -> None:
