@@ -33,6 +33,7 @@ def worker(
     """Tick every home of the database each period, until stopped (SIGTERM, SIGINT); run several."""
     from reconcile.shell.db import require_head
     from reconcile.shell.homes import work
+    from reconcile.shell.tick import run_tick
 
     period_s = seconds(every, "--every")
     if not 1 <= period_s <= 3600:
@@ -40,12 +41,16 @@ def worker(
     keep_s = keep_seconds(keep)
     target = engine()
     require_head(target)
+
+    def tick_home(name: str, now) -> str:
+        return run_tick(engine=target, now=now, ran_at=now, keep_s=keep_s, home=name).summary()
+
     stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):  # finish the home being ticked, then leave
         signal.signal(sig, lambda number, _frame: stopping.append(number))
     say(f"worker: ticking every home every {every}")
     done = work(target, period_s=period_s, clock=clock, sleep=time.sleep, running=lambda: not stopping,
-                report=_report, keep_s=keep_s)
+                tick_home=tick_home, report=_report)
     say(f"worker: stopped after {done} home-ticks")
 
 
@@ -53,7 +58,7 @@ def _report(claimed) -> None:
     if claimed.error is not None:
         say(f"{claimed.home}: error: {claimed.error}", console=err)
     else:
-        say(f"{claimed.home}: {claimed.report.summary()}")
+        say(f"{claimed.home}: {claimed.line}")
 
 
 def tick_all(at, keep_s: int | None) -> None:

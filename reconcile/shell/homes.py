@@ -1,13 +1,14 @@
 """Many homes in one database: listing them, ticking each once, and workers that share them.
 
-A worker claims the home ticked longest ago whose newest tick is older than its period, ticks it
-and records `home.ticked_at`, all in one transaction. On PostgreSQL the claim is
-`SELECT … FOR UPDATE SKIP LOCKED`: a home being ticked is invisible to the other workers, so no
-home is ticked twice at once, and ordering by `ticked_at` means the most overdue home is always
-next, so none is skipped while the workers keep up. On SQLite the claim runs inside `BEGIN
-IMMEDIATE`: one writer at a time, as always. A home whose tick fails (settings that cannot be
-planned) is marked ticked all the same, in its own transaction, so it waits a period instead of
-being claimed again at once; its error is reported.
+A worker claims the home ticked longest ago whose newest tick is older than its period: in one
+short transaction it sets that home's `ticked_at` to now, then it ticks the home exactly as
+`wattplan tick --home NAME` does (MQTT included). On PostgreSQL the claim is `SELECT … FOR UPDATE
+SKIP LOCKED`: two workers never claim the same home, and a claimed home is not due again for a
+period, so no home is ticked twice in a period; ordering by `ticked_at` means the most overdue
+home is always next, so none is skipped while the workers keep up. The tick itself locks the
+home's row like every write, so even a tick that outlasts its period never overlaps the next. On
+SQLite the claim runs inside `BEGIN IMMEDIATE`: one writer at a time, as always. A worker killed
+mid-tick loses that tick (rolled back); the home is ticked again a period after its claim.
 """
 
 import dataclasses
@@ -21,7 +22,6 @@ from reconcile.errors import ReconcileError
 from reconcile.planner.domain import OPEN_STATES
 from reconcile.shell.db import transaction, transaction_on, translate_errors
 from reconcile.shell.store import EXECUTION, HOME
-from reconcile.shell.tick import TickReport, tick_locked
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -39,10 +39,10 @@ class HomeListView:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Claimed:
-    """What one claim did: the home ticked and its report, or its one-line error."""
+    """What one claim did: the home ticked and its journal line, or its one-line error."""
 
     home: str
-    report: TickReport | None = None
+    line: str | None = None
     error: ReconcileError | None = None
 
 
@@ -60,28 +60,19 @@ def home_names(engine: Engine) -> list[str]:
         return list(session.execute(select(HOME.c.name).order_by(HOME.c.name)).scalars())
 
 
-def claim_and_tick(engine: Engine, *, now: datetime, period_s: float, keep_s: int | None = None) -> Claimed | None:
-    """Tick the most overdue home (newest tick at or before `now` - `period_s`), or None if no home
-    is due. `now` is also the tick's wall clock."""
-    return translate_errors(_claim_and_tick, engine, now, period_s, keep_s)
+def claim(engine: Engine, *, now: datetime, period_s: float) -> str | None:
+    """Claim the most overdue home (its newest tick at or before `now` - `period_s`): its
+    `ticked_at` becomes `now`, committed. Its name, or None if no home is due."""
+    return translate_errors(_claim, engine, now, period_s)
 
 
-def _claim_and_tick(engine: Engine, now: datetime, period_s: float, keep_s: int | None) -> Claimed | None:
-    with engine.connect() as connection:
-        name = None
-        try:
-            with transaction_on(connection, write=True) as session:
-                home = session.execute(_due(now - timedelta(seconds=period_s), connection.dialect.name)).first()
-                if home is None:
-                    return None
-                name = session.info["home"] = home.name  # what the tick's own reads act on
-                return Claimed(name, tick_locked(session, home, now=now, ran_at=now, keep_s=keep_s))
-        except ReconcileError as error:
-            if name is None:
-                raise
-            with transaction_on(connection, write=True) as session:  # wait a period before trying it again
-                session.execute(update(HOME).where(HOME.c.name == name).values(ticked_at=now))
-            return Claimed(name, error=error)
+def _claim(engine: Engine, now: datetime, period_s: float) -> str | None:
+    with engine.connect() as connection, transaction_on(connection, write=True) as session:
+        home = session.execute(_due(now - timedelta(seconds=period_s), connection.dialect.name)).first()
+        if home is None:
+            return None
+        session.execute(update(HOME).where(HOME.c.id == home.id).values(ticked_at=now))
+        return home.name
 
 
 def _due(before: datetime, dialect: str):
@@ -103,16 +94,21 @@ def next_due(engine: Engine, period_s: float) -> datetime | None:
 
 
 def work(engine: Engine, *, period_s: float, clock: Callable[[], datetime], sleep: Callable[[float], None],
-         running: Callable[[], bool], report: Callable[[Claimed], None], keep_s: int | None = None,
-         poll_s: float = 1.0) -> int:
-    """Tick due homes until `running()` turns false; returns the number of home-ticks done. When no
-    home is due, sleep until the next falls due, at most `poll_s` (homes may be added meanwhile)."""
+         running: Callable[[], bool], tick_home: Callable[[str, datetime], str],
+         report: Callable[[Claimed], None], poll_s: float = 1.0) -> int:
+    """Claim and tick due homes until `running()` turns false; returns the number of home-ticks.
+    `tick_home(name, now)` ticks one home and returns its journal line. When no home is due, sleep
+    until the next falls due, at most `poll_s` (homes may be added meanwhile)."""
     done = 0
     while running():
-        claimed = claim_and_tick(engine, now=clock(), period_s=period_s, keep_s=keep_s)
-        if claimed is not None:
+        now = clock()
+        name = claim(engine, now=now, period_s=period_s)
+        if name is not None:
             done += 1
-            report(claimed)
+            try:
+                report(Claimed(name, tick_home(name, now)))
+            except ReconcileError as error:
+                report(Claimed(name, error=error))
             continue
         due = next_due(engine, period_s)
         wait = poll_s if due is None else (due - clock()).total_seconds()

@@ -74,11 +74,10 @@ def run_tick(*, engine: Engine, now: datetime, ran_at: datetime | None = None, k
     return translate_errors(_tick, engine, now, ran_at or now, keep_s, home, before_plan)
 
 
-def tick_locked(session, home, *, now: datetime, ran_at: datetime, keep_s: int | None = None,
-                before_plan: BeforePlan | None = None, started: float | None = None) -> TickReport:
-    """The tick of `home` (its row, already locked: a worker's claim) inside `session`'s write
-    transaction: plan and write, with no optimistic read first."""
-    started = time.perf_counter() if started is None else started
+def _tick_locked(session, home, *, now: datetime, ran_at: datetime, keep_s: int | None,
+                 before_plan: BeforePlan | None, started: float) -> TickReport:
+    """The tick of `home` (its row, locked) inside `session`'s write transaction: the inbox's
+    writes, then plan and write."""
     locked = time.perf_counter()
     if before_plan is not None:
         before_plan(session, home, now)
@@ -110,8 +109,8 @@ def _tick(engine: Engine, now: datetime, ran_at: datetime, keep_s: int | None, c
         with transaction_on(connection, write=True, home=chosen) as session:  # PostgreSQL: the home row locked
             if sqlite:  # the state kept changing, or an inbox writes first
                 check_integrity(connection.connection.driver_connection, _path(engine))
-            report = tick_locked(session, home_row(session), now=now, ran_at=ran_at, keep_s=keep_s,
-                                 before_plan=before_plan, started=started)
+            report = _tick_locked(session, home_row(session), now=now, ran_at=ran_at, keep_s=keep_s,
+                                  before_plan=before_plan, started=started)
             return replace(report, replans=replans)
 
 
