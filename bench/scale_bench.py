@@ -1,6 +1,6 @@
 """Many homes on one PostgreSQL: home-ticks per second with 1, 2 and 4 `wattplan worker` processes.
 
-    .venv/bin/python bench/scale_bench.py [--homes 2000] [--workers 1 2 4] [--url URL]
+    .venv/bin/python bench/scale_bench.py [--homes 2000] [--workers 1 2 4] [--slot 60] [--url URL]
 
 HOMES homes like the sample home (4 appliances with real cycles, a day of PV, base-load and price
 forecasts at 15 minutes), each with 1–3 runs requested over the last hours (a household asks for
@@ -35,15 +35,16 @@ from tests.workers import query  # noqa: E402
 PROGRAMS = (("washer", "cotton"), ("dishwasher", "normal"), ("dryer", "cotton"), ("ev", "charge"))
 
 
-def make_homes(url: str, count: int, now: datetime, seed: int = 1) -> None:
-    """`count` sample homes, 100 per transaction, each with 1–3 runs asked for in the last 3 hours."""
+def make_homes(url: str, count: int, now: datetime, slot_s: int = 60, seed: int = 1) -> None:
+    """`count` sample homes (`slot_s` planning slots), 100 per transaction, each with 1–3 runs asked
+    for in the last 3 hours."""
     engine, scenario, rng = make_engine(url), builtin_scenario("sample_day"), random.Random(seed)
     upgrade(engine)
     for first in range(0, count, 100):
         with transaction(engine) as session:
             for i in range(first, min(count, first + 100)):
                 session.info["home"] = f"home{i:05d}"
-                load_into_db(session, scenario, now)
+                load_into_db(session, scenario, now, settings={"slot_s": slot_s})
                 for appliance, program in rng.sample(PROGRAMS, rng.randint(1, 3)):
                     asked = now - timedelta(minutes=rng.randint(0, 180))
                     requests.enqueue(session, now=asked, request=requests.Request(appliance, program))
@@ -100,6 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--homes", type=int, default=2000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--slot", type=int, default=60, help="the homes' planning slot in seconds (sample: 60)")
     parser.add_argument("--url", help="an empty PostgreSQL database (default: a throw-away server)")
     args = parser.parse_args()
     server = None
@@ -110,7 +112,7 @@ def main() -> None:
         args.url = server.create_database()
     try:
         started = time.perf_counter()
-        make_homes(args.url, args.homes, datetime.now(UTC).replace(microsecond=0))
+        make_homes(args.url, args.homes, datetime.now(UTC).replace(microsecond=0), args.slot)
         print(json.dumps({"setup_s": round(time.perf_counter() - started, 1), "cores": os.cpu_count()}))
         for workers in args.workers:
             print(json.dumps(cycle(args.url, args.homes, workers)), flush=True)
