@@ -166,3 +166,28 @@ def test_the_will_says_offline_only_when_no_tick_reconnects_within_its_delay(hom
     Broker(found, None, will_delay_s=5).open().close()  # the next tick, within the delay: no offline
     assert ha.get("wattplan/status") == b"online"
     wait_for(lambda: ha.get("wattplan/status") == b"offline", what="the delayed will")
+
+
+def test_discovery_is_published_again_when_home_assistant_announces_itself(home) -> None:
+    db, ha = home
+    topic = wait_for(lambda: next((t for t in list(ha.messages) if t.endswith("/should_run/config")), None),
+                     what="discovery")
+    ha.publish(topic, b"", retain=True)  # the broker forgets it (as after losing its retained messages)
+    wait_for(lambda: ha.get(topic) == b"", what="the config cleared")
+    wattplan(db, "tick", "--now", T.format(1))
+    assert ha.get(topic) == b""  # unchanged configs are not sent every minute
+    ha.publish("homeassistant/status", b"online")  # Home Assistant's birth message, QoS 1
+    wattplan(db, "tick", "--now", T.format(2))
+    wait_for(lambda: (ha.get(topic) or b"").startswith(b"{"), what="discovery published again")
+
+
+def test_a_json_request_with_a_window_is_planned_inside_it(home) -> None:
+    db, ha = home
+    ha.publish("wattplan/washer/request/set", json.dumps(
+        {"program": "quick", "not_before": "13:00", "by": "15:00", "objective": "asap", "id": 7}))
+    wattplan(db, "tick", "--now", T.format(1))  # 10:01 UTC is 11:01 in Berlin
+    plan = wait_for(lambda: ha.json("wattplan/washer/plan"), what="the plan")
+    assert plan[0]["planned_start"] == "2026-12-01T12:00:00+00:00"  # 13:00 Berlin
+    assert plan[0]["planned_end"] == "2026-12-01T12:30:00+00:00"
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT command_id, status FROM mqttcommand").fetchall() == [("7", "applied")]
