@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from reconcile.errors import ReconcileError
+from reconcile.planner.modulating import energy_shape
 from reconcile.planner.plan import plan
 from reconcile.planner.timetable import build_timetable
 from reconcile.shell import optimal
@@ -154,7 +155,7 @@ def test_the_plan_has_the_same_form_as_the_greedy_one() -> None:
 
 
 def test_without_a_feasible_plan_in_time_the_greedy_plan_is_used(monkeypatch) -> None:
-    monkeypatch.setattr(optimal, "_run_highs", lambda highspy, model, limit: (None, "time limit"))
+    monkeypatch.setattr(optimal, "_run_highs", lambda highspy, model, limit, start: (None, "time limit"))
     s = random_snapshot(5)
     result = solve(s, s.runs, NOW.timestamp(), time_limit_s=0.001)
     assert result.status == "greedy fallback: time limit"
@@ -179,3 +180,58 @@ def test_a_missing_highspy_is_one_clear_error(monkeypatch) -> None:
 def test_the_solver_prints_nothing(capfd) -> None:
     plan_optimal(random_snapshot(2), NOW)
     assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_exact_plan_ranks_no_worse_than_the_greedy_one_it_starts_from(seed) -> None:
+    s = random_snapshot(100 + seed)
+    now = NOW.timestamp()
+    exact = solve(s, s.runs, now, time_limit_s=30)
+    greedy, unplaced, _grid = build_timetable(s, s.runs, now)
+    assert optimal.plan_rank(s, now, s.runs, exact.placements, exact.unplaced) <= optimal.plan_rank(
+        s, now, s.runs, greedy, unplaced)
+
+
+def test_the_greedy_plan_is_the_solvers_start() -> None:
+    from reconcile.planner.exact import build_model
+    from reconcile.planner.exact_start import warm_start
+
+    s = random_snapshot(4)
+    now = NOW.timestamp()
+    model = build_model(s, s.runs, now)
+    start = warm_start(model, build_timetable(s, s.runs, now)[0])
+    assert set(model.integer) <= set(start)  # every discrete column has a value: HiGHS only checks it
+
+
+def charger(id: int, energy_wh: float, **fields):
+    """An EV on a 6–30 A single-phase charger: 1.38 to 6.9 kW in 230 W steps."""
+    return run(id, energy_shape(energy_wh, 6900.0), interruptible=True, min_power_w=1380.0, max_power_w=6900.0,
+               power_step_w=230.0, **fields)
+
+
+def test_a_modulating_charge_gets_stepped_power_in_the_cheap_hours_under_the_limit() -> None:
+    s = snap(run(1, quarters(2000, 4), latest_end=NOW + 8 * HOUR), charger(2, 8000, latest_end=NOW + 8 * HOUR),
+             h=quarter_home(6900), price=PRICES)
+    result = solve(s, s.runs, NOW.timestamp(), time_limit_s=30)
+    assert result.status == "optimal"
+    charge = next(p for p in result.placements if p.execution_id == 2)
+    assert sum(seg.energy_wh for seg in charge.segments) == pytest.approx(8000, abs=3)
+    assert all(1380 <= seg.peak_w <= 6900 and (seg.peak_w - 1380) % 230 == 0 for seg in charge.segments)
+    hours = {int((seg.start - NOW) / HOUR) for seg in charge.segments}
+    assert hours <= {1, 3}  # the 0.10 and 0.05 hours; the washer takes what is left of one of them
+    washer = next(p for p in result.placements if p.execution_id == 1)
+    for seg in charge.segments:  # together under the limit
+        overlap = min(seg.end, washer.end) > max(seg.start, washer.start)
+        assert seg.peak_w + (2000 if overlap else 0) <= 6900
+
+
+def test_a_continuous_charger_is_semi_continuous_and_as_cheap_as_the_greedy_fill() -> None:
+    ev = run(1, energy_shape(5000, 6900.0), interruptible=True, min_power_w=1400.0, max_power_w=6900.0,
+             latest_end=NOW + 8 * HOUR)
+    s = snap(ev, h=quarter_home(3000), price=PRICES)
+    now = NOW.timestamp()
+    result = solve(s, s.runs, now, time_limit_s=30)
+    (charge,) = result.placements
+    assert all(1400 - 1e-6 <= seg.peak_w <= 3000 + 1e-6 for seg in charge.segments)
+    greedy = build_timetable(s, s.runs, now)[0]
+    assert plan_cost(s, now, result.placements, s.runs)[0] <= plan_cost(s, now, greedy, s.runs)[0] + 1e-6

@@ -20,6 +20,7 @@ grid, committed heads and windows are computed by the greedy planner's own code.
 import math
 
 from reconcile.planner.domain import Placement, Run, Snapshot, Unplaced
+from reconcile.planner.exact_power import add_modulating, placements_of
 from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between, slot_count
 from reconcile.planner.objectives import window_end, window_last_start
 from reconcile.planner.placement import Use, contiguous_uses, misfit, occupy
@@ -39,20 +40,30 @@ class Model:
     def __init__(self, grid: Grid) -> None:
         self.grid = grid
         self.cost: list[float] = []
+        self.lower: list[float] = []
         self.upper: list[float] = []
         self.integer: list[int] = []
+        self.semi: list[int] = []  # semi-continuous: 0 or in [lower, upper]
         self.rows: list[tuple[float, float, list[int], list[float]]] = []
         self.capacity_terms: dict[int, list[tuple[int, float]]] = {}
         self.energy_terms: dict[int, list[tuple[int, float]]] = {}
         self.committed: dict[int, list[Use]] = {}
         self.decoders: list = []
         self.unplaced: list[Unplaced] = []
+        self.choices: dict[int, tuple] = {}  # run id -> ("block" | "slots", {slot: column}, drop column)
+        self.power_decoders: list = []  # modulating runs (planner.exact_power)
+        self.power_columns: dict[int, dict] = {}
+        self.block_of: dict[int, int] = {}  # start column -> its run: at most one of them is 1
+        self.stretches: dict[int, tuple] = {}  # pausable run -> its start/stop/done columns (exact_start)
 
-    def var(self, cost: float = 0.0, upper: float = 1.0, integer: bool = True) -> int:
+    def var(self, cost: float = 0.0, upper: float = 1.0, integer: bool = True, semi_lower: float = 0.0) -> int:
         self.cost.append(cost)
+        self.lower.append(semi_lower)
         self.upper.append(upper)
         if integer:
             self.integer.append(len(self.cost) - 1)
+        elif semi_lower:
+            self.semi.append(len(self.cost) - 1)
         return len(self.cost) - 1
 
     def row(self, lower: float, upper: float, terms: list[tuple[int, float]]) -> None:
@@ -78,6 +89,10 @@ def build_model(snapshot: Snapshot, runs: tuple[Run, ...], now: float) -> Model:
             model.committed[run.id] = head
     for run in runs:
         if run.state == "running" and not run.interruptible:
+            continue
+        if run.modulating:  # a power column per slot (planner.exact_power)
+            if not add_modulating(model, capacity, run, now, LATE_PER_SLOT):
+                model.unplaced.append(Unplaced(run.id, "no room within the planning horizon"))
             continue
         head = model.committed.get(run.id, [])
         done = head[-1].offset + head[-1].seconds if head else progress_at(run, now)
@@ -105,12 +120,14 @@ def _add_block(model: Model, capacity: list[float], run: Run, done: float, lo: i
             continue
         cost = LATE_PER_SLOT * max(0, k - last) + TIE_PRIORITY * prio * (k - lo) / grid.horizon
         x = starts[k] = model.var(cost)
+        model.block_of[x] = run.id
         for j, (peak, energy) in enumerate(zip(peaks, energies, strict=True)):
             model.draws(k + j, x, peak, energy)
     if not starts:
         return False
     drop = model.var(DROP)
     model.row(1, 1, [(x, 1.0) for x in starts.values()] + [(drop, 1.0)])
+    model.choices[run.id] = ("block", starts, drop)
 
     def decode(values) -> list[Use]:
         for k, x in starts.items():
@@ -140,6 +157,7 @@ def _add_pausable(model: Model, capacity: list[float], run: Run, done: float, lo
         model.draws(k, y, peak, power_wh_s * _slot_seconds(grid, k))
     drop = model.var(DROP)  # enough slots, or the penalty
     model.row(remaining, math.inf, [(y, _slot_seconds(grid, k)) for k, y in on.items()] + [(drop, remaining)])
+    model.choices[run.id] = ("slots", on, drop)
     _stretch_rules(model, run, on, lo, n, on_now, remaining)
 
     def decode(values) -> list[Use]:
@@ -165,6 +183,8 @@ def _stretch_rules(model: Model, run: Run, on: dict[int, int], lo: int, n: int, 
     run_slots = min(slot_count(run.min_run_s, grid.slot_s), slot_count(remaining, grid.slot_s))
     pause_slots = slot_count(run.min_pause_s, grid.slot_s)
     done_by = _done_by(model, on, lo, n, remaining) if run_slots > 1 else {}
+    starts, stops = {}, {}  # the start and stop columns by slot (kept for the warm start)
+    model.stretches[run.id] = (lo, on_now, remaining, starts, stops, done_by)
     for k in range(lo, n):
         # was = y[k-1]: as terms and a constant
         was, was_on = ([(on[k - 1], 1.0)] if k - 1 in on else [], 0.0) if k > lo else ([], float(on_now))
@@ -174,13 +194,13 @@ def _stretch_rules(model: Model, run: Run, on: dict[int, int], lo: int, n: int, 
                 model.row(-math.inf, was_on, now + [(v, -c) for v, c in was])
             continue
         if run_slots > 1 and now:  # start z >= y[k] - y[k-1]; a start runs run_slots slots or finishes
-            z = model.var()
+            z = starts[k] = model.var()
             model.row(-was_on, math.inf, [(z, 1.0), (on[k], -1.0)] + was)
             stop = min(n, k + run_slots)
             stretch = [(on[t], 1.0) for t in range(k, stop) if t in on]
             model.row(0.0, math.inf, stretch + [(z, -float(run_slots)), (done_by[stop], float(run_slots))])
         if pause_slots > 0 and (was or was_on):  # stop w >= y[k-1] - y[k]; a stop pauses pause_slots
-            w = model.var()
+            w = stops[k] = model.var()
             model.row(was_on, math.inf, [(w, 1.0)] + [(v, -c) for v, c in was] + now)
             window = [(on[t], 1.0) for t in range(k, min(n, k + pause_slots)) if t in on]
             if window:
@@ -206,7 +226,13 @@ def _add_slot_rows(model: Model, capacity: list[float]) -> None:
     """Capacity and import (≥ load + base − PV, ≥ 0) for every slot something may run in."""
     grid = model.grid
     for k, terms in sorted(model.capacity_terms.items()):
-        model.row(-math.inf, capacity[k], terms)
+        if _most(model, terms) > capacity[k] + EPS:  # else no choice of starts can break it: no row
+            model.row(-math.inf, capacity[k], terms)
+            # Any two draws of over half the capacity exclude each other: one row says so for all
+            # of them (a clique), which the relaxation cannot spread thin as it can the sum above.
+            big = [(v, 1.0) for v, peak in terms if peak > capacity[k] / 2 + EPS and model.upper[v] <= 1]
+            if len({model.block_of.get(v, v) for v, _ in big}) > 1:
+                model.row(-math.inf, 1.0, big)
     committed = [0.0] * len(capacity)
     for uses in model.committed.values():
         for use in uses:
@@ -214,8 +240,26 @@ def _add_slot_rows(model: Model, capacity: list[float]) -> None:
     for k, terms in sorted(model.energy_terms.items()):
         hours = _slot_seconds(grid, k) / 3600
         fixed = committed[k] + (grid.limit_w - grid.capacity[k]) * hours  # base − PV, Wh
-        imported = model.var(grid.price[k] / 1000 + TIE_ENERGY, math.inf, integer=False)
+        per_wh = grid.price[k] / 1000 + TIE_ENERGY
+        if fixed >= 0:  # no PV surplus: the import is the load itself, priced on the columns (no row)
+            for v, e in terms:
+                model.cost[v] += per_wh * e
+            continue
+        imported = model.var(per_wh, math.inf, integer=False)
         model.row(fixed, math.inf, [(imported, 1.0)] + [(v, -e) for v, e in terms])
+
+
+def _most(model: Model, terms: list[tuple[int, float]]) -> float:
+    """The most a slot's capacity terms can add up to: one start per block run, every other
+    column at its upper bound."""
+    most, blocks = 0.0, {}
+    for v, peak in terms:
+        owner = model.block_of.get(v)
+        if owner is None:
+            most += peak * model.upper[v]
+        else:
+            blocks[owner] = max(blocks.get(owner, 0.0), peak)
+    return most + sum(blocks.values())
 
 
 def decode(model: Model, runs: tuple[Run, ...], values) -> tuple[tuple[Placement, ...], tuple[Unplaced, ...]]:
@@ -227,7 +271,11 @@ def decode(model: Model, runs: tuple[Run, ...], values) -> tuple[tuple[Placement
         if not rest and run_id not in uses:  # dropped: only when nothing else was possible
             unplaced.append(Unplaced(run_id, "no room within the planning horizon"))
         uses[run_id] = uses.get(run_id, []) + rest
-    placements = tuple(placement_of(model.grid, run, uses[run.id]) for run in runs if uses.get(run.id))
+    powered = {p.execution_id: p for p in placements_of(model, values)}
+    unplaced += [Unplaced(r.id, "no room within the planning horizon") for r, _done, _decode in model.power_decoders
+                 if r.id not in powered]
+    placements = tuple(powered[run.id] if run.id in powered else placement_of(model.grid, run, uses[run.id])
+                       for run in runs if run.id in powered or (uses.get(run.id) and not run.modulating))
     return placements, tuple(sorted(unplaced, key=lambda u: u.execution_id))
 
 
@@ -238,6 +286,7 @@ def plan_cost(snapshot: Snapshot, now: float, placements: tuple[Placement, ...],
     grid = make_grid(snapshot, now, tail or tail_slots(snapshot, runs))
     load = [0.0] * len(grid.capacity)
     shapes = {run.id: run.shape for run in runs}
+    modulating = {run.id for run in runs if run.modulating}
     for p in placements:
         for segment in p.segments:
             a, b = segment.start.timestamp(), segment.end.timestamp()
@@ -245,7 +294,10 @@ def plan_cost(snapshot: Snapshot, now: float, placements: tuple[Placement, ...],
                 k = grid.slot_holding(a)
                 cut = min(b, grid.start_of(k + 1))
                 offset = segment.offset_s + (a - segment.start.timestamp())
-                load[k] += energy_between(shapes[p.execution_id], offset, offset + cut - a)
+                if p.execution_id in modulating:  # a segment of a modulating run is one setpoint
+                    load[k] += segment.peak_w * (cut - a) / 3600
+                else:
+                    load[k] += energy_between(shapes[p.execution_id], offset, offset + cut - a)
                 a = cut
     cost = imported = 0.0
     for k, energy in enumerate(load):

@@ -71,7 +71,7 @@ def fill(grid: Grid, capacity: list[float], runs: tuple[Run, ...], now: float, o
         for k, power, _seconds in uses:
             capacity[k] -= power
             closed.add(k)
-        placements.append(_placement(grid, run, done, uses))
+        placements.append(placement_from(grid, run, done, uses))
     return placements, unplaced
 
 
@@ -107,8 +107,9 @@ def _ranked(grid: Grid, objective: str, lo: int, end: int) -> list[int]:
     return list(slots)
 
 
-def _placement(grid: Grid, run: Run, done: float, uses: list[tuple[int, float, float]]) -> Placement:
-    """Segments of equal power in consecutive slots; late, missed and short energy as for any run."""
+def placement_from(grid: Grid, run: Run, done: float, uses: list[tuple[int, float, float]]) -> Placement:
+    """Segments of equal power in consecutive slots of (slot, power W, seconds) `uses`, from
+    `done` full-power seconds on; late, missed and short energy as for any run."""
     segments, offset = [], done
     for k, power, seconds in uses:
         start = grid.start_of(k)

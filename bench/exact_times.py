@@ -1,0 +1,110 @@
+"""The exact planner's times on the issue's hard case: 20 loads over 48 h of 15-minute slots.
+
+Run: .venv/bin/python bench/exact_times.py [--scenarios 20] [--seed 11] [--loads 20] [--time-limit 10]
+Needs the optimal extra (highspy). Prints a markdown table and a summary line for BENCHMARKS.md.
+
+Each scenario is built like bench/gap.py's (real PVPC prices, real PV and base-load days, real
+appliance cycles, EV sessions), but with `--loads` runs over a 48 h horizon: three quarters
+non-interruptible cycles, a quarter pausable EV sessions (15-minute minimum run and pause), and
+with `--modulating` the EV sessions as modulating chargers (1.4 kW to their power in 230 W steps).
+For each: the greedy plan (`timetable.build_timetable`), the exact plan (`optimal.solve`, warm
+started from the greedy one), both priced by `optimal.plan_cost`; the exact solve's wall time
+(model building, solving, decoding) and whether HiGHS proved it optimal.
+"""
+
+import argparse
+import random
+import statistics
+import sys
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gap import appliance_shape, load_data, scenario  # noqa: E402
+
+from reconcile.planner.domain import Run, Shape  # noqa: E402
+from reconcile.planner.modulating import energy_shape  # noqa: E402
+from reconcile.planner.plan import finish_overdue  # noqa: E402
+from reconcile.planner.timetable import build_timetable  # noqa: E402
+from reconcile.shell.optimal import plan_cost, solve  # noqa: E402
+
+SLOT = 900
+
+
+def hard_case(rng: random.Random, data: dict, index: int, loads: int, modulating: bool):
+    """bench/gap.py's scenario at 48 h with `loads` runs."""
+    snapshot, now = scenario(rng, data, index)
+    home = replace(snapshot.home, horizon_s=48 * 3600)
+    limit = home.limit_w
+    fitting = [p for p in data["profiles"] if appliance_shape(p).peak_w <= 0.8 * limit]
+    runs: list[Run] = []
+    for i in range(loads):
+        if i % 4 == 3:
+            session = rng.choice(data["ev"])
+            power = min(rng.choice([2300.0, 3700.0]), 0.7 * limit)
+            slots = max(1, min(24, round(float(session["energy_kwh"]) * 1000 / power * 4)))
+            shape = Shape(SLOT, (power,) * slots, (power,) * slots)
+            run = _request(rng, i + 1, shape, now, interruptible=True)
+            if modulating:
+                run = replace(run, shape=energy_shape(power * slots / 4, power), min_power_w=1380.0,
+                              max_power_w=power, power_step_w=230.0, min_run_s=0, min_pause_s=0)
+        else:
+            run = _request(rng, i + 1, appliance_shape(rng.choice(fitting)), now, interruptible=False)
+        runs.append(run)
+    return replace(snapshot, home=home, runs=tuple(runs)), now
+
+
+def _request(rng, run_id: int, shape: Shape, now, *, interruptible: bool) -> Run:
+    earliest = now + timedelta(minutes=15 * rng.choice([0, 0, 0, 4, 8, 16, 24]))
+    room = 48 * 3600 - (earliest - now).total_seconds() - shape.duration_s
+    window = rng.uniform(0.2, 1.0) * room
+    return Run(id=run_id, appliance=f"a{run_id}", program="p", interruptible=interruptible, shape=shape,
+               requested_at=now - timedelta(minutes=rng.randint(0, 120)), earliest_start=earliest,
+               priority_class=rng.randint(1, 10), latest_end=earliest + timedelta(seconds=shape.duration_s + window),
+               max_delay_s=max(60, round(window)), min_run_s=900 if interruptible else 0,
+               min_pause_s=900 if interruptible else 0)
+
+
+def measure(snapshot, now, time_limit: float) -> dict:
+    now_s = now.timestamp()
+    _finished, runs = finish_overdue(snapshot.runs, now)
+    greedy, _unplaced, _grid = build_timetable(snapshot, runs, now_s)
+    exact = solve(snapshot, runs, now_s, time_limit_s=time_limit)
+    tail = max(len(r.shape.watts) for r in runs) + 8
+    cost = {name: plan_cost(snapshot, now_s, plan, runs, tail)[0]
+            for name, plan in (("greedy", greedy), ("exact", exact.placements))}
+    return {"runs": len(runs), "cost": cost, "seconds": exact.seconds, "status": exact.status,
+            "variables": exact.variables}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scenarios", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--loads", type=int, default=20)
+    parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument("--modulating", action="store_true", help="EV sessions as modulating chargers")
+    args = parser.parse_args()
+    data, rng = load_data(), random.Random(args.seed)
+    rows = [measure(*hard_case(rng, data, i, args.loads, args.modulating), args.time_limit)
+            for i in range(args.scenarios)]
+    flags = " --modulating" * args.modulating
+    print(f"`.venv/bin/python bench/exact_times.py --scenarios {args.scenarios} --seed {args.seed} "
+          f"--loads {args.loads} --time-limit {args.time_limit:g}{flags}`\n")
+    print("| # | runs | columns | greedy € | exact € | exact s | status |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    for i, r in enumerate(rows, 1):
+        print(f"| {i} | {r['runs']} | {r['variables']} | {r['cost']['greedy']:.4f} | {r['cost']['exact']:.4f} | "
+              f"{r['seconds']:.2f} | {r['status']} |")
+    times = [r["seconds"] for r in rows]
+    proven = sum(r["status"] == "optimal" for r in rows)
+    worse = sum(r["cost"]["exact"] > r["cost"]["greedy"] + 1e-9 for r in rows)
+    print(f"\n- exact solve: median {statistics.median(times):.2f} s, worst {max(times):.2f} s; proven optimal "
+          f"{proven} of {len(rows)}; exact plan dearer than the greedy one: {worse} of {len(rows)}.")
+
+
+if __name__ == "__main__":
+    main()
