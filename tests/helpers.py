@@ -89,7 +89,7 @@ def apply_plan(snapshot: Snapshot, p: Plan) -> Snapshot:
     runs = tuple(r for r in (advance(r, changes[r.id]) if r.id in changes else r for r in snapshot.runs) if r)
     stopped = {d.execution_id for d in p.decisions if d.kind == "stop"}
     ended = tuple(e for e in snapshot.ended if e.id not in stopped)
-    return replace(snapshot, runs=runs, ended=ended, last_tick_at=p.now)
+    return replace(snapshot, runs=runs, ended=ended, last_tick_at=p.now, previous=p.placements)
 
 
 # --- independent load and capacity ---------------------------------------------------------------

@@ -307,10 +307,9 @@ def test_cost_objectives_survive_a_second_run_of_a_running_appliance(objective) 
     assert placement(result, 2).start == NOW + 25 * MIN
 
 
-# --- known failures of the cost objectives (reconcile/planner/objectives.py): fixed, they fail as XPASS ------
+# --- the cost objectives' stability: the newest tick's plan is the incumbent (planner/incumbent.py) --------
 
 
-@pytest.mark.xfail(strict=True, reason="cost placement counts PV a lower priority takes once it is committed")
 def test_starting_a_lower_priority_run_does_not_start_a_higher_one_at_the_same_now() -> None:
     now = NOW + timedelta(seconds=8)
     runs = [run(50, shape(*[2600] * 10, slot_s=300), at=NOW - 46 * MIN, priority_class=1),
@@ -326,7 +325,6 @@ def test_starting_a_lower_priority_run_does_not_start_a_higher_one_at_the_same_n
     assert plan(apply_plan(s, first), now).decisions == ()  # today: 33 starts now, placed at 06:15 before
 
 
-@pytest.mark.xfail(strict=True, reason="solar placement of pausable runs cycles through three plans")
 def test_solar_plan_stands_still_while_nothing_changes() -> None:
     t = datetime(2026, 7, 2, 3, 17, tzinfo=UTC)
     a = paused(1, shape(5000, 5000, slot_s=900), since=t - 5 * MIN, progress_s=330, at=t - 28 * MIN,

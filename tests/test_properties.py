@@ -9,8 +9,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from hypothesis import HealthCheck, Phase, assume, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from reconcile.planner.plan import plan
@@ -21,9 +20,6 @@ from tests.strategies import T0, instants, snapshots
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SLOW = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-# Known failures (xfail): no shrinking, which takes minutes and proves nothing more.
-KNOWN = settings(max_examples=100, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                 suppress_health_check=[HealthCheck.too_slow])
 COST = ("cheapest", "solar")
 
 
@@ -131,9 +127,7 @@ def test_second_plan_at_the_same_now_decides_nothing(drawn) -> None:
     decides_nothing_the_second_time(drawn)
 
 
-@pytest.mark.xfail(reason="cost objectives: a lower priority started now is committed first and takes the PV "
-                          "a higher one was placed to use (test_plan.py::test_starting_a_lower_priority_run_...)")
-@KNOWN
+@SLOW
 @given(snapshots(objectives=COST))
 def test_second_plan_at_the_same_now_decides_nothing_with_cost_objectives(drawn) -> None:
     decides_nothing_the_second_time(drawn)
@@ -219,9 +213,7 @@ def test_planned_starts_do_not_move_back_and_forth(drawn, ticks: int) -> None:
     starts_never_move_back(drawn, ticks)
 
 
-@pytest.mark.xfail(reason="solar: pausable runs' plans cycle while nothing changes "
-                          "(test_plan.py::test_solar_plan_stands_still_while_nothing_changes)")
-@KNOWN
+@SLOW
 @given(snapshots(max_runs=8, min_runs=3, objectives=COST), st.integers(10, 90))
 def test_planned_starts_do_not_move_back_and_forth_with_cost_objectives(drawn, ticks: int) -> None:
     starts_never_move_back(drawn, ticks)

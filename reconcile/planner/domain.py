@@ -122,6 +122,9 @@ class Snapshot:
     price: tuple[Interval, ...] = ()
     problems: tuple[str, ...] = ()  # rows the loader skipped, reported by the tick
     last_tick_at: datetime | None = None  # the newest tick's `now` (by id): see `plan.planning_instant`
+    # The newest tick's timetable (planned segments by run): the incumbent that cost objectives
+    # keep unless moving gains enough (`planner.incumbent`). Empty: plan from scratch.
+    previous: "tuple[Placement, ...]" = ()
     meter: Meter | None = None  # None: no meter configured, capacity from the forecasts alone
 
 

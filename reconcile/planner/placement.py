@@ -195,7 +195,7 @@ def _stretch_uses(grid, shape, done, k, run: Pausable) -> list[Use]:
 
 def place_slots_ranked(grid: Grid, capacity: list[float], shape, offset: float, lo: int, run: Pausable,
                        ranking: Callable[[], tuple[list[int], list]], end: int) -> list[Use]:
-    """Like `place_slots`, but in the best slots only: (nearly) the fewest of `ranking()` (the
+    """Like `place_slots`, but in the best slots only: the fewest of `ranking()` (the
     window's slots best first, and each slot's cost) in which the rest of the run fits before
     `end`, minimum run and pause honoured. When even as soon as possible it cannot be done by
     `end`, or as soon as possible uses only slots of the least cost, the plan is as soon as
@@ -223,16 +223,17 @@ def place_slots_ranked(grid: Grid, capacity: list[float], shape, offset: float, 
 
     low = max(1, slot_count(run.duration_s - offset, grid.slot_s))
     high = bisect_right([cost[k] for k in ranked], worst)  # allowing every slot as good as the worst used
-    best, probe, close = soonest, low, max(1, low // 8)  # within an eighth of the fewest is near enough
-    while low <= high:  # try the slots needed, gallop up, then halve: the fewest that still do
+    best, probe = soonest, low
+    # Try the slots needed, gallop up, then halve down to the fewest that still do. Exactly the
+    # fewest, not "near enough": the count is the same at every tick (the window's slots keep their
+    # rank as `now` moves), so the plan is too; stopping early depended on where `now` fell.
+    while low <= high:
         middle = probe if best is soonest else (low + high) // 2
-        if best is not soonest and high - low < close:
-            break
         uses = attempt(middle)
         probe = min(high, 2 * middle)
         if uses is None:
             low = middle + 1
         else:
-            best, high = uses, middle
+            best, high = uses, middle - 1  # `best` holds it: look below
     occupy(capacity, best)
     return best

@@ -7,6 +7,7 @@ from functools import partial
 
 from reconcile.planner.domain import Placement, Run, Segment, Snapshot, Unplaced
 from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between, slot_count
+from reconcile.planner.incumbent import incumbent_slots, keep_block, keep_slots
 from reconcile.planner.modulating import fill as fill_modulating
 from reconcile.planner.modulating import split as split_modulating
 from reconcile.planner.objectives import place_block_by, slot_ranking, window_end
@@ -39,6 +40,7 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
     runs, modulating = split_modulating(runs)  # those fill what the rest leave, at the end
     grid = make_grid(snapshot, now, tail_slots(snapshot, runs))
     capacity = list(grid.capacity)
+    incumbent = incumbent_slots(grid, snapshot.previous)  # where the newest tick planned each run
     uses: dict[int, list[Use]] = {}
     busy: dict[str, set[int]] = {}  # slots each appliance is already planned in: one run at a time
     for run in runs:  # committed: what cannot be stopped now
@@ -53,7 +55,8 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
         maybe = any(r.interruptible and r.state != "running" and _may_start_now(grid, capacity, r, now) for r in level)
         while True:  # again only when a run starting now was planned to yield to an equal (rare)
             saved = (list(capacity), dict(uses), {a: set(s) for a, s in busy.items()}) if maybe else None
-            later = _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, snapshot.home.objective)
+            later = _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, snapshot.home.objective,
+                                 incumbent)
             starter = _yields_to_an_equal(grid, capacity, uses, level, starters, later) if maybe else None
             if starter is None:
                 break
@@ -76,7 +79,7 @@ def _levels(runs: tuple[Run, ...], now: float) -> list[list[Run]]:
     return [levels[key] for key in sorted(levels)]
 
 
-def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, objective) -> list[tuple]:
+def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, objective, incumbent) -> list[tuple]:
     """Place one priority level (see `_claims`); returns the later claims in order: (run, uses)."""
     later = []
     for _key, run, current in _claims(level, now, starters):
@@ -92,7 +95,7 @@ def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, obj
         if head and run.state != "running":  # it starts now: what follows its stretch continues it
             run = _started(run, now)
         rest = _for_appliance(capacity, taken, partial(_place, grid, run=run, now=now, head=head,
-                                                       objective=objective))
+                                                       objective=objective, keep=incumbent.get(run.id)))
         if rest is None:
             unplaced.append(Unplaced(run.id, why_unplaced(grid, run), round(remaining_wh(run, now), 3)))
         else:
@@ -207,7 +210,8 @@ def committed_head(grid: Grid, run: Run, now: float) -> list[Use]:
     return uses
 
 
-def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[Use], objective: str):
+def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[Use], objective: str,
+           keep: list[int] | None = None):
     """The uses of `run` after its committed head, or None when it cannot start in the horizon."""
     done = head[-1].offset + head[-1].seconds if head else progress_at(run, now)
     lo = head[-1].slot + 1 if head else grid.slot_at_or_after(run.earliest_start.timestamp())
@@ -218,6 +222,8 @@ def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[U
         return None if not head else []  # it could never finish: better not started than stuck half-way
     objective = run.objective or objective
     if not run.interruptible:
+        if objective != "asap" and keep:
+            return keep_block(objective, grid, capacity, run, done, lo, keep, window_end(grid, run))
         if objective != "asap":
             return place_block_by(objective, grid, capacity, run, done, lo)
         return place_block(grid, capacity, run.shape, done, lo, grid.horizon)
@@ -228,7 +234,10 @@ def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[U
     if objective != "asap":
         end = window_end(grid, run)
         ranking = partial(slot_ranking, objective, grid, capacity, run, done, lo, end)
-        uses = place_slots_ranked(grid, capacity, run.shape, done, lo, pausable, ranking, end)
+        if keep:
+            uses = keep_slots(objective, grid, capacity, run.shape, done, lo, pausable, ranking, end, keep)
+        else:
+            uses = place_slots_ranked(grid, capacity, run.shape, done, lo, pausable, ranking, end)
     else:
         uses = place_slots(grid, capacity, run.shape, done, lo, pausable)
     return uses or (None if not head else [])

@@ -102,8 +102,23 @@ def load_snapshot(*, session: Session, home, now: datetime | None = None,
         price=series["price"],
         problems=tuple(problems),
         last_tick_at=last_tick_now(session, home.id),
+        previous=_previous(session, home.id, now) if runs else (),
         meter=session.info.get("meter"),  # an adapter's reading (adapters.mqtt.inbox), set before the plan
     )
+
+
+def _previous(session: Session, home_id: int, now: datetime | None) -> tuple[domain.Placement, ...]:
+    """The newest tick's timetable, from `now` on: the incumbent plan (`planner.incumbent`)."""
+    t = TIMETABLE.c
+    query = (select(t.execution_id, t.starts_at, t.ends_at, t.offset_s, t.energy_wh, t.peak_w)
+             .where(t.home_id == home_id).order_by(t.execution_id, t.seq))
+    if now is not None:
+        query = query.where(t.ends_at > now)
+    by_run: dict[int, list[domain.Segment]] = {}
+    for row in session.execute(query):
+        segment = domain.Segment(utc(row.starts_at), utc(row.ends_at), row.offset_s, row.energy_wh, row.peak_w)
+        by_run.setdefault(row.execution_id, []).append(segment)
+    return tuple(domain.Placement(run_id, tuple(segments)) for run_id, segments in by_run.items())
 
 
 def _require_plannable(home: domain.Home, now: datetime) -> None:
