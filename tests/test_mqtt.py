@@ -191,3 +191,16 @@ def test_a_json_request_with_a_window_is_planned_inside_it(home) -> None:
     assert plan[0]["planned_end"] == "2026-12-01T12:30:00+00:00"
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT command_id, status FROM mqttcommand").fetchall() == [("7", "applied")]
+
+
+def test_an_unreadable_password_file_at_tick_time_still_plans_and_says_why(home, tmp_path) -> None:
+    db, _ha = home
+    secret = tmp_path / "password"
+    secret.write_text("hunter2\n")
+    wattplan(db, "mqtt", "set", "--password-file", str(secret))
+    secret.unlink()
+    wattplan(db, "enqueue", "washer", "eco", "--now", T.format(1))
+    ticked = wattplan(db, "tick", "--now", T.format(1), check=False)
+    assert ticked.returncode == 6 and ticked.stderr == ""
+    assert f"broker down: cannot read the MQTT password file {secret}: No such file or directory" in ticked.stdout
+    assert executions(db) == [(1, "running")]

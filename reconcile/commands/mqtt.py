@@ -197,9 +197,13 @@ def mqtt_tick(target, *, now, ran_at, keep_s):
         found = settings.load(s)
     if found is None:
         return None
-    password = settings.read_password(found.password_file) if found.password_file else None
+    password, problem = None, None
+    try:  # a password file gone or unreadable must not stop the planning: the broker is then unreachable
+        password = settings.read_password(found.password_file) if found.password_file else None
+    except ReconcileError as error:
+        problem = str(error)
     return tick_with_mqtt(engine=target, settings=found, password=password, now=now, ran_at=ran_at,
-                          keep_s=keep_s, home=home_name())
+                          keep_s=keep_s, home=home_name(), unreachable=problem)
 
 
 def meter_line(s, now) -> str | None:

@@ -31,12 +31,15 @@ class MqttTickReport:
 
 
 def tick_with_mqtt(*, engine: Engine, settings: Settings, password: str | None, now: datetime, ran_at: datetime,
-                   keep_s: int | None, home: str | None, timeout_s: float = 10.0) -> MqttTickReport:
-    inbox, problem = Inbox(settings), None
-    broker = Broker(settings, password, timeout_s)
+                   keep_s: int | None, home: str | None, timeout_s: float = 10.0,
+                   unreachable: str | None = None) -> MqttTickReport:
+    """The tick with the broker; `unreachable`: why not even to try (the password file is unreadable)."""
+    inbox, problem = Inbox(settings), unreachable
+    broker = None if unreachable else Broker(settings, password, timeout_s)
     try:
-        received = broker.open().received
-        inbox.commands, inbox.meter = received.commands, received.meter
+        received = broker.open().received if broker else None
+        if received:
+            inbox.commands, inbox.meter = received.commands, received.meter
     except BrokerDown as error:
         broker, problem = None, str(error)
     try:
