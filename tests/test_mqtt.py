@@ -204,3 +204,14 @@ def test_an_unreadable_password_file_at_tick_time_still_plans_and_says_why(home,
     assert ticked.returncode == 6 and ticked.stderr == ""
     assert f"broker down: cannot read the MQTT password file {secret}: No such file or directory" in ticked.stdout
     assert executions(db) == [(1, "running")]
+
+
+def test_tick_all_talks_mqtt_for_the_homes_that_have_it(home) -> None:
+    db, ha = home
+    wattplan(db, "--home", "beach", "init", "--limit", "3kW", "--timezone", "Europe/Lisbon")
+    ha.publish("wattplan/washer/request/set", "eco")
+    ticked = wattplan(db, "tick", "--all")  # the wall clock: `tick --all --now` needs one home's timezone
+    lines = sorted(ticked.stdout.splitlines())
+    assert lines[0].startswith("beach: tick ") and "mqtt" not in lines[0]
+    assert lines[1].startswith("home: tick ") and "mqtt: 1 applied" in lines[1]
+    wait_for(lambda: (ha.json("wattplan/washer/state") or {}).get("should_run"), what="the home's state")

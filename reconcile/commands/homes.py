@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from reconcile.commands.base import Json, Panel, clock, command, emit, engine, err, option, say, seconds, session
+from reconcile.commands.mqtt import mqtt_tick
 from reconcile.errors import ExitStatus, ReconcileError
 
 PANEL = Panel("Many homes")
@@ -43,7 +44,9 @@ def worker(
     require_head(target)
 
     def tick_home(name: str, now) -> str:
-        return run_tick(engine=target, now=now, ran_at=now, keep_s=keep_s, home=name).summary()
+        mqtt = mqtt_tick(target, now=now, ran_at=now, keep_s=keep_s, home=name)  # a home with MQTT (issue 12)
+        return mqtt.summary() if mqtt else run_tick(engine=target, now=now, ran_at=now, keep_s=keep_s,
+                                                    home=name).summary()
 
     stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):  # finish the home being ticked, then leave
@@ -71,12 +74,15 @@ def tick_all(at, keep_s: int | None) -> None:
     worst = ExitStatus.OK
     for name in home_names(target):
         try:
-            report = run_tick(engine=target, now=at, ran_at=clock(), keep_s=keep_s, home=name)
+            mqtt = mqtt_tick(target, now=at, ran_at=clock(), keep_s=keep_s, home=name)  # issue 12
+            report = mqtt or run_tick(engine=target, now=at, ran_at=clock(), keep_s=keep_s, home=name)
         except ReconcileError as error:
             say(f"{name}: error: {error}", console=err)
             worst = max(worst, error.status)
             continue
         say(f"{name}: {report.summary()}")
+        if mqtt and mqtt.broker_problem:
+            worst = max(worst, ExitStatus.BROKER)
     if worst:
         raise typer.Exit(int(worst))
 

@@ -186,14 +186,15 @@ def any_mqtt(target) -> bool:
         return False
 
 
-def mqtt_tick(target, *, now, ran_at, keep_s):
-    """The tick through the broker when the home has MQTT configured, else None."""
+def mqtt_tick(target, *, now, ran_at, keep_s, home: str | None = None):
+    """The tick of `home` (default: `home_name()`) through the broker when it has MQTT configured, else None."""
     if not any_mqtt(target):
         return None
+    home = home if home is not None else home_name()
     from reconcile.adapters.mqtt import settings
     from reconcile.adapters.mqtt.tick import tick_with_mqtt
 
-    with settings.reading(target, home_name()) as s:
+    with settings.reading(target, home) as s:
         found = settings.load(s)
     if found is None:
         return None
@@ -203,7 +204,7 @@ def mqtt_tick(target, *, now, ran_at, keep_s):
     except ReconcileError as error:
         problem = str(error)
     return tick_with_mqtt(engine=target, settings=found, password=password, now=now, ran_at=ran_at,
-                          keep_s=keep_s, home=home_name(), unreachable=problem)
+                          keep_s=keep_s, home=home, unreachable=problem)
 
 
 def meter_line(s, now) -> str | None:
