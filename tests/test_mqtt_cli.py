@@ -83,3 +83,12 @@ def test_a_tick_without_mqtt_never_imports_paho_or_the_adapters(washer) -> None:
     done = subprocess.run([sys.executable, "-c", probe, str(washer)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_two_homes_may_not_share_a_prefix_on_one_broker(washer) -> None:
+    wattplan("--home", "beach", "init", "--limit", "3kW", "--timezone", "Europe/Lisbon")
+    wattplan("--home", "home", "mqtt", "set", "--broker", "mqtt://broker.lan")
+    assert error("--home", "beach", "mqtt", "set", "--broker", "mqtt://broker.lan") == (
+        "error: home 'home' already uses the prefix 'wattplan' on mqtt://broker.lan:1883: give this home its own "
+        "--prefix\n")
+    wattplan("--home", "beach", "mqtt", "set", "--broker", "mqtt://broker.lan", "--prefix", "beach")

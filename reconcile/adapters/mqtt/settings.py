@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
-from models import MqttSettings
+from models import Home, MqttSettings
 from reconcile.errors import ReconcileError
 from reconcile.shell.db import transaction_on
 from reconcile.shell.store import load_home
@@ -106,7 +106,17 @@ def configure(session: Session, *, now: datetime, changes: dict) -> Settings:
     row.updated_at = now
     row.discovery_digest = None  # the entities may have changed: publish discovery again
     session.flush()
+    _check_prefix_free(session, row)
     return load(session)
+
+
+def _check_prefix_free(session: Session, row: MqttSettings) -> None:
+    """Two homes on one broker under one prefix would both take each other's commands."""
+    other = session.execute(select(Home.name).join(MqttSettings, MqttSettings.home_id == Home.id).where(
+        MqttSettings.broker == row.broker, MqttSettings.prefix == row.prefix, Home.id != row.home_id)).first()
+    if other is not None:
+        raise ReconcileError(f"home {other.name!r} already uses the prefix {row.prefix!r} on {row.broker}: "
+                             "give this home its own --prefix")
 
 
 def load(session: Session) -> Settings | None:
