@@ -12,7 +12,7 @@ class ExitStatus(IntEnum):
     NOT_MIGRATED = 3  # the database is not at the newest schema revision
     BUSY = 4  # transient: the database is locked or the disk refused a write; retry next tick
     STALE = 5  # `status --check`: the last successful tick is too old
-    BROKER = 6  # the tick committed, but the MQTT broker could not be reached: nothing was published
+    BROKER = 6  # the MQTT broker could not be reached: a tick still committed (nothing published)
 
 
 class ReconcileError(Exception):
