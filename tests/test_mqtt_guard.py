@@ -59,6 +59,10 @@ def test_the_measured_import_decides_what_starts_now(metered_home) -> None:
         db, "status", "--now", stale.isoformat()).stdout
     shown = json.loads(wattplan(db, "mqtt", "show", "--json").stdout)
     assert shown["meter_w"] == 300.0 and shown["meter_at"].startswith("2026-12-01T10:01:00")
+    meter.publish(METER, b"\xff garbage", retain=True)  # a broken meter: said on the line, the reading kept
+    ticked = wattplan(db, "tick", "--now", (stale + timedelta(minutes=1)).isoformat())
+    assert "meter: the meter payload is neither a number nor JSON" in ticked.stdout
+    assert json.loads(wattplan(db, "mqtt", "show", "--json").stdout)["meter_w"] == 300.0
 
 
 def test_the_guard_pauses_the_lowest_priority_pausable_run_when_import_stays_high(metered_home, reaper) -> None:
