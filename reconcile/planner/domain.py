@@ -204,9 +204,6 @@ class Decision:
     # A modulating run's setpoint: start and resume carry it; a `resume` of a running run is a
     # change of setpoint (the newest start/resume always says what to draw now).
     power_w: float | None = None
-    # A modulating run's setpoint: start and resume carry it; a `resume` of a running run is a
-    # change of setpoint (the newest start/resume always says what to draw now).
-    power_w: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
