@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,6 @@ def check_shared(target, lines: list[str], homes: int) -> None:
 
 
 def _parse(stored: str):
-    from datetime import datetime
-
     return datetime.fromisoformat(stored)
 
 
@@ -122,3 +121,14 @@ def test_the_worker_template_verifies_and_is_hardened(tmp_path):
     security = analyze("security", "--offline=true", str(unit))
     exposure = float(re.search(r"Overall exposure level for \S+: (\d+\.\d+)", security.stdout).group(1))
     assert exposure <= 2.0
+
+
+def test_tick_all_reads_now_in_utc_and_ticks_each_home_at_it(db):
+    wattplan("db", "upgrade")
+    add_homes(2)
+    at = (datetime.now(UTC) + timedelta(hours=1)).replace(second=0, microsecond=0)  # after the requests
+    lines = wattplan("tick", "--all", "--now", f"{at:%Y-%m-%dT%H:%M}").stdout.splitlines()  # no offset: UTC
+    assert [line.split(": tick ")[0] for line in lines] == ["h0", "h1"]
+    assert all(f" at {at.isoformat()}: 1 start;" in line for line in lines), lines
+    assert wattplan("tick", "--all", "--json", code=1).stderr == (
+        "error: --all ticks every home: it takes neither --json nor --home\n")

@@ -34,7 +34,6 @@ def worker(
     """Tick every home of the database each period, until stopped (SIGTERM, SIGINT); run several."""
     from reconcile.shell.db import require_head
     from reconcile.shell.homes import work
-    from reconcile.shell.tick import run_tick
 
     period_s = seconds(every, "--every")
     if not 1 <= period_s <= 3600:
@@ -44,9 +43,7 @@ def worker(
     require_head(target)
 
     def tick_home(name: str, now) -> str:
-        mqtt = mqtt_tick(target, now=now, ran_at=now, keep_s=keep_s, home=name)  # a home with MQTT (issue 12)
-        return mqtt.summary() if mqtt else run_tick(engine=target, now=now, ran_at=now, keep_s=keep_s,
-                                                    home=name).summary()
+        return tick_one(target, home=name, now=now, ran_at=now, keep_s=keep_s).summary()
 
     stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):  # finish the home being ticked, then leave
@@ -68,23 +65,30 @@ def tick_all(at, keep_s: int | None) -> None:
     """`wattplan tick --all`: each home once, in name order; a home that fails does not stop the
     others, and the exit code is the highest of the failures'."""
     from reconcile.shell.homes import home_names
-    from reconcile.shell.tick import run_tick
 
     target = engine(migrated=False)
     worst = ExitStatus.OK
     for name in home_names(target):
         try:
-            mqtt = mqtt_tick(target, now=at, ran_at=clock(), keep_s=keep_s, home=name)  # issue 12
-            report = mqtt or run_tick(engine=target, now=at, ran_at=clock(), keep_s=keep_s, home=name)
+            report = tick_one(target, home=name, now=at, ran_at=clock(), keep_s=keep_s)
         except ReconcileError as error:
             say(f"{name}: error: {error}", console=err)
             worst = max(worst, error.status)
             continue
         say(f"{name}: {report.summary()}")
-        if mqtt and mqtt.broker_problem:
+        if getattr(report, "broker_problem", None):
             worst = max(worst, ExitStatus.BROKER)
     if worst:
         raise typer.Exit(int(worst))
+
+
+def tick_one(target, *, home: str | None, now, ran_at, keep_s: int | None):
+    """The tick of one home, as `wattplan tick` makes it: through the broker when the home has MQTT
+    configured (an `MqttTickReport`, issue 12), else the plain `TickReport`. Both have `summary()`."""
+    from reconcile.shell.tick import run_tick
+
+    mqtt = mqtt_tick(target, now=now, ran_at=ran_at, keep_s=keep_s, home=home)
+    return mqtt or run_tick(engine=target, now=now, ran_at=ran_at, keep_s=keep_s, home=home)
 
 
 def keep_seconds(keep: str) -> int | None:

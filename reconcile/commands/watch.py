@@ -1,6 +1,6 @@
 """Reconcile and watch: tick, status, timetable, decisions and state."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Annotated
 
 import typer
@@ -21,8 +21,9 @@ from reconcile.commands.base import (
     seconds,
     session,
 )
-from reconcile.commands.mqtt import broker_failed, meter_line, mqtt_tick
+from reconcile.commands.mqtt import broker_failed, meter_line
 from reconcile.errors import ExitStatus, ReconcileError
+from reconcile.units import parse_time
 
 PANEL = Panel("Reconcile and watch")
 
@@ -33,28 +34,28 @@ def tick(now: Now = None, as_json: Json = False, keep: Annotated[str, option(
         ] = "90d", every_home: Annotated[bool, typer.Option("--all", help=(
             "Tick every home of the database once, one line each (not with --json)."))] = False) -> None:
     """Reconcile once: finish, prioritise, plan and decide. The timer runs this every minute."""
-    from reconcile.commands.homes import keep_seconds, tick_all
-    from reconcile.shell.tick import run_tick
+    from reconcile.commands.homes import keep_seconds, tick_all, tick_one
 
     keep_s = keep_seconds(keep)
     if every_home and (as_json or home_name()):
         raise ReconcileError("--all ticks every home: it takes neither --json nor --home")
     at = clock()
-    if now is not None:
+    if now is not None and every_home:  # homes have their own time zones: TIME is UTC unless it says
+        at = parse_time(now, now=at, zone=UTC, what="--now")
+    elif now is not None:
         with session(write=False) as s:
             _zone, at, _ = moments(s, now)
     if every_home:
         return tick_all(at, keep_s)
-    target = engine(migrated=False)
-    mqtt = mqtt_tick(target, now=at, ran_at=clock(), keep_s=keep_s)  # None: the home has no MQTT (issue 12)
-    report = run_tick(engine=target, now=at, ran_at=clock(), keep_s=keep_s, home=home_name()) if mqtt is None \
-        else mqtt.tick
+    report = tick_one(engine(migrated=False), home=home_name(), now=at, ran_at=clock(), keep_s=keep_s)
+    mqtt = report if hasattr(report, "broker_problem") else None  # the home talks MQTT (issue 12)
     if not as_json:
-        say(report.summary() if mqtt is None else mqtt.summary())
+        say(report.summary())
     else:
         from reconcile.shell.views import tick_data
 
-        emit(tick_data(report) | ({} if mqtt is None else {"mqtt": mqtt.summary()}), True)
+        emit(tick_data(report if mqtt is None else mqtt.tick) | ({} if mqtt is None else {"mqtt": mqtt.summary()}),
+             True)
     if mqtt is not None:
         broker_failed(mqtt)
 
