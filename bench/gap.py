@@ -10,7 +10,7 @@ with 15-minute slots and a 24–48 h horizon:
   from a random hour and repeated to cover the horizon;
 - PV: one of the nine real 5 kWp days (the TMY3 ones moved from UTC−5 to UTC), scaled to a
   3–7 kWp roof, repeated each day; base load: one of the six BDEW days;
-- runs: 3–8 real appliance cycles (15-minute profiles; the peak of a heating slot is the
+- runs: 5–18 real appliance cycles (15-minute profiles; the peak of a heating slot is the
   cycle's native peak, as in the sample scenario) that fit the limit, non-interruptible, plus
   0–2 EV sessions from the sample (their energy at a 2.3 or 3.7 kW charger, interruptible,
   15-minute minimum run and pause); random earliest starts and windows, classes 1–10.
@@ -101,7 +101,7 @@ def scenario(rng: random.Random, data: dict, index: int) -> tuple[Snapshot, date
 def _runs(rng: random.Random, data: dict, now: datetime, hours: int, limit: float) -> list[Run]:
     fitting = [p for p in data["profiles"] if appliance_shape(p).peak_w <= 0.8 * limit]
     runs = []
-    for _ in range(rng.randint(3, 8)):
+    for _ in range(rng.randint(5, 18)):  # with the EVs: 5–20 loads
         shape = appliance_shape(rng.choice(fitting))
         runs.append(_request(rng, len(runs) + 1, shape, now, hours, interruptible=False))
     for _ in range(rng.randint(0, 2)):
@@ -156,7 +156,7 @@ def gap(plan: float, exact: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scenarios", type=int, default=24)
+    parser.add_argument("--scenarios", type=int, default=20)
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--repeat", type=int, default=5, help="greedy timings per scenario (median)")

@@ -1,6 +1,6 @@
 """Planning time of the pure core: `plan(snapshot, now)` for N executions over S slots.
 
-Run: .venv/bin/python bench/plan_bench.py [--repeat 5]
+Run: .venv/bin/python bench/plan_bench.py [--repeat 5] [--objective asap|cheapest|solar]
 Prints a markdown table (median of the repeats) for BENCHMARKS.md.
 """
 
@@ -32,9 +32,9 @@ def appliance_shape(rng: random.Random, slot_s: int) -> Shape:
     return Shape(per * 60, tuple(means), tuple(peaks))
 
 
-def snapshot(n: int, slot_s: int, horizon_h: int, seed: int = 1) -> Snapshot:
+def snapshot(n: int, slot_s: int, horizon_h: int, seed: int = 1, objective: str = "asap") -> Snapshot:
     rng = random.Random(seed)
-    home = Home(1, 6900.0, "Europe/Lisbon", slot_s, horizon_h * 3600, 300.0)
+    home = Home(1, 6900.0, "Europe/Lisbon", slot_s, horizon_h * 3600, 300.0, objective)
     runs = []
     for i in range(1, n + 1):
         requested = NOW - timedelta(minutes=rng.randint(0, 600))
@@ -49,11 +49,15 @@ def snapshot(n: int, slot_s: int, horizon_h: int, seed: int = 1) -> Snapshot:
         ))
     pv = tuple(Interval(NOW.timestamp() + h * 3600, NOW.timestamp() + (h + 1) * 3600,
                         max(0.0, 3500 * (1 - abs(h - 7) / 7))) for h in range(horizon_h))
-    return Snapshot(home=home, runs=tuple(runs), pv=pv)
+    # a day-shaped price (dear evenings, cheap nights and middays), hour by hour
+    price = tuple(Interval(NOW.timestamp() + h * 3600, NOW.timestamp() + (h + 1) * 3600,
+                           round(0.12 + 0.08 * ((h + 6) % 24 in range(18, 22)) - 0.05 * ((h + 6) % 24 < 6), 3))
+                  for h in range(horizon_h + 8))
+    return Snapshot(home=home, runs=tuple(runs), pv=pv, price=price)
 
 
-def measure(n: int, slot_s: int, horizon_h: int, repeat: int) -> tuple[float, int]:
-    snap = snapshot(n, slot_s, horizon_h)
+def measure(n: int, slot_s: int, horizon_h: int, repeat: int, objective: str = "asap") -> tuple[float, int]:
+    snap = snapshot(n, slot_s, horizon_h, objective=objective)
     times, result = [], None
     for _ in range(repeat):
         started = time.perf_counter()
@@ -65,11 +69,12 @@ def measure(n: int, slot_s: int, horizon_h: int, repeat: int) -> tuple[float, in
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--objective", default="asap", choices=("asap", "cheapest", "solar"))
     args = parser.parse_args()
     print("| executions | slots | slot | planned | median ms |")
     print("|---:|---:|---:|---:|---:|")
     for n, slot_s, horizon_h in CASES:
-        ms, placed = measure(n, slot_s, horizon_h, args.repeat)
+        ms, placed = measure(n, slot_s, horizon_h, args.repeat, args.objective)
         print(f"| {n} | {horizon_h * 3600 // slot_s} | {slot_s // 60} min | {placed} | {ms:.2f} |")
 
 

@@ -9,6 +9,7 @@ defaults of DESIGN.md (no PV, the reserve as base load) and the dearest known pr
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from reconcile.planner.domain import Interval, Shape, Snapshot
 from reconcile.planner.meter import metered_capacity
@@ -135,7 +136,16 @@ def energy_between(shape: Shape, a: float, b: float) -> float:
 
 
 def footprint(shape: Shape, offset: float, lead: float, slot_s: int) -> tuple[list[float], list[float]]:
-    """Per-slot (peak W, energy Wh) of the profile from `offset` on, started `lead` s into slot 0."""
+    """Per-slot (peak W, energy Wh) of the profile from `offset` on, started `lead` s into slot 0.
+
+    Remembered (a pure function of frozen values): the joint placement asks for the same run's
+    footprint many times. Fresh lists each call, so a caller may change them."""
+    peaks, energies = _footprint(shape, offset, lead, slot_s)
+    return list(peaks), list(energies)
+
+
+@lru_cache(maxsize=4096)
+def _footprint(shape: Shape, offset: float, lead: float, slot_s: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     peaks, energies = [], []
     a, slot_end = offset, offset + slot_s - lead
     while a < shape.duration_s - EPS:
@@ -143,4 +153,4 @@ def footprint(shape: Shape, offset: float, lead: float, slot_s: int) -> tuple[li
         peaks.append(peak_between(shape, a, b))
         energies.append(energy_between(shape, a, b))
         a, slot_end = b, slot_end + slot_s
-    return peaks, energies
+    return tuple(peaks), tuple(energies)

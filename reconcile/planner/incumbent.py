@@ -47,22 +47,28 @@ def uses_cost(objective: str, grid: Grid, capacity: list[float], uses: list[Use]
         surplus = max(0, round((capacity[k] - grid.limit_w) * seconds / 3600 * MWH))
         energy = round(use.energy * MWH)
         if energy > surplus:
-            total += _weight(objective, grid, k) * (energy - surplus)
+            total += weight(objective, grid, k) * (energy - surplus)
     return total
 
 
-def _weight(objective: str, grid: Grid, k: int) -> int:
+def weight(objective: str, grid: Grid, k: int) -> int:
+    """What a mWh imported in slot k costs, in the objective's integer units."""
     return round(grid.price[k] * PRICE_UNITS) + 1 if objective == "cheapest" else 1
 
 
 def worth_moving(objective: str, grid: Grid, capacity: list[float], kept: list[Use], fresh: list[Use]) -> bool:
     """True when `fresh` saves enough over the incumbent `kept` to move (the module's rule)."""
     before, after = uses_cost(objective, grid, capacity, kept), uses_cost(objective, grid, capacity, fresh)
-    cheapest = min(_weight(objective, grid, u.slot) for u in kept)
-    return before - after > max(REL_GAIN * before, MIN_GAIN_WH * MWH * cheapest)
+    return real_gain(before, after, min(weight(objective, grid, u.slot) for u in kept))
 
 
-def _no_worse(kept: list[Use] | None, fresh: list[Use] | None, end: int) -> bool:
+def real_gain(before: int, after: int, cheapest_weight: int) -> bool:
+    """The rule: a cost `before` lowered to `after` by over REL_GAIN of it and over MIN_GAIN_WH at
+    `cheapest_weight` (the incumbent's cheapest slot)."""
+    return before - after > max(REL_GAIN * before, MIN_GAIN_WH * MWH * cheapest_weight)
+
+
+def no_worse(kept: list[Use] | None, fresh: list[Use] | None, end: int) -> bool:
     """The incumbent is as whole and as timely as the new placement (then cost decides)."""
     if not kept:
         return False
@@ -86,7 +92,7 @@ def keep_block(objective: str, grid: Grid, capacity: list[float], run, done: flo
         if k + len(peaks) <= len(capacity) and misfit(capacity, k, peaks) is None:
             kept = contiguous_uses(grid, k, run.shape, done, (peaks, energies))
     chosen = fresh
-    if _no_worse(kept, fresh, end) and not (fresh and worth_moving(objective, grid, capacity, kept, fresh)):
+    if no_worse(kept, fresh, end) and not (fresh and worth_moving(objective, grid, capacity, kept, fresh)):
         chosen = kept
     if chosen:
         occupy(capacity, chosen)
@@ -104,7 +110,7 @@ def keep_slots(objective: str, grid: Grid, capacity: list[float], shape, done: f
             masked[k] = capacity[k]
     kept = place_slots(grid, masked, shape, done, lo, run)
     chosen = fresh
-    if _no_worse(kept, fresh, end) and not (fresh and worth_moving(objective, grid, capacity, kept, fresh)):
+    if no_worse(kept, fresh, end) and not (fresh and worth_moving(objective, grid, capacity, kept, fresh)):
         chosen = kept
     occupy(capacity, chosen)
     return chosen

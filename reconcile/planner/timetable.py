@@ -7,6 +7,7 @@ from functools import partial
 
 from reconcile.planner.domain import Placement, Run, Segment, Snapshot, Unplaced
 from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between, slot_count
+from reconcile.planner.improve import improve_timetable
 from reconcile.planner.incumbent import incumbent_slots, keep_block, keep_slots
 from reconcile.planner.modulating import fill as fill_modulating
 from reconcile.planner.modulating import split as split_modulating
@@ -63,6 +64,9 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
             capacity[:], uses, busy = saved
             unplaced = [u for u in unplaced if all(u.execution_id != r.id for r in level)]
             starters.add(starter)
+    improve_timetable(grid, capacity, uses, runs, now, snapshot.home.objective, incumbent,  # joint placement
+                      lambda run, free: _place(grid, free, run, now, [], snapshot.home.objective),
+                      lambda run: window_end(grid, run))
     placements = tuple(placement_of(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
     if modulating:  # a power per slot in what is left (planner.modulating)
         more, short = fill_modulating(grid, capacity, modulating, now, snapshot.home.objective)
