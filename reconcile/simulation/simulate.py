@@ -75,7 +75,7 @@ def simulate(scenario: Scenario, *, policy: str = "wattplan", progress: Progress
     if policy not in POLICIES:
         raise ReconcileError(f"unknown policy {policy!r}: choose {', '.join(POLICIES)}")
     with tempfile.TemporaryDirectory(prefix="wattplan-simulate-") as folder:
-        engine = _engine(Path(folder) / "simulation.db")
+        engine = scratch_engine(Path(folder) / "simulation.db")
         try:
             replay = _immediate if policy == "immediate" else _wattplan
             records, tick_ms, notes = replay(engine, scenario, progress, planner=_PLANNERS.get(policy))
@@ -94,7 +94,7 @@ def tick_instants(scenario: Scenario) -> list[datetime]:
     return [scenario.start + timedelta(seconds=TICK_S * k) for k in range(int(count))]
 
 
-def _engine(path: Path) -> Engine:
+def scratch_engine(path: Path) -> Engine:
     """The production engine, without fsync: the file is thrown away after the run."""
     engine = make_engine(f"sqlite:///{path}")
 
@@ -113,7 +113,7 @@ _PLANNERS = {"wattplan": "greedy", "optimal": "optimal"}
 
 
 def _wattplan(engine: Engine, scenario: Scenario, progress: Progress | None, *, planner: str = "greedy"):
-    world = _World(engine, scenario, planner=planner)
+    world = World(engine, scenario, planner=planner)
     instants = tick_instants(scenario)
     tick_ms, churn, before = [], {}, {}
     for done, now in enumerate(instants, start=1):
@@ -131,7 +131,7 @@ def _wattplan(engine: Engine, scenario: Scenario, progress: Progress | None, *, 
 
 
 def _immediate(engine: Engine, scenario: Scenario, progress: Progress | None, *, planner: str | None = None):
-    world = _World(engine, scenario)
+    world = World(engine, scenario)
     world.apply_events_until(scenario.end, requests_only=True)
     ends = {e.label: e for e in scenario.events if isinstance(e, EndEarly)}
     durations = program_durations(scenario)
@@ -164,7 +164,7 @@ def _baseline(scenario: Scenario, label: str, row, duration_s: int, ending: EndE
         pauses=0, churn=None, decisions=None)
 
 
-class _World:
+class World:
     """Applies the scenario's events to the database at their own instants."""
 
     def __init__(self, engine: Engine, scenario: Scenario, *, planner: str | None = None) -> None:
