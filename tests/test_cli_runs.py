@@ -56,7 +56,8 @@ def test_tick_json_lists_decisions_planned_finished_unplaced_problems(washer):
     assert report["decisions"] == [
         {"execution_id": 1, "kind": "start", "reason": "fits now at priority 5", "power_w": None}]
     assert report["planned"] == [
-        {"execution_id": 1, "start": "2026-06-30T06:00:00Z", "end": "2026-06-30T07:30:00Z", "late_s": None}]
+        {"execution_id": 1, "start": "2026-06-30T06:00:00Z", "end": "2026-06-30T07:30:00Z", "late_s": None,
+         "short_wh": 0.0, "missed_wh": 0.0, "earliest_end": None}]
     from reconcile.shell.tick import run_tick
 
     engine = make_engine(f"sqlite:///{washer}")

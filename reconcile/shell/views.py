@@ -144,7 +144,8 @@ def tick_data(report) -> dict[str, Any]:
         "tick_id": report.tick_id, "now": report.now, "duration_ms": report.duration_ms,
         "clock_behind_s": report.clock_behind_s, "summary": report.summary(),
         "decisions": plan.decisions, "finished": plan.finished,
-        "planned": [{"execution_id": p.execution_id, "start": p.start, "end": p.end, "late_s": p.late_s}
+        "planned": [{"execution_id": p.execution_id, "start": p.start, "end": p.end, "late_s": p.late_s,
+                     "short_wh": p.short_wh, "missed_wh": p.missed_wh, "earliest_end": p.earliest_end}
                     for p in plan.placements],
         "unplaced": plan.unplaced, "problems": plan.problems,
     })
