@@ -23,6 +23,8 @@ def test_an_ev_asked_from_the_cli_charges_at_what_the_washer_leaves(db):
     state = json.loads(wattplan("state", "--now", EVENING, "--json").stdout)
     assert [(s["appliance"], s["should_run"], s["power_w"]) for s in state] == [
         ("ev", True, 4830.0), ("washer", True, None)]
+    listed = {r["appliance"]: r for r in json.loads(wattplan("list", "--json").stdout)}
+    assert listed["ev"]["duration_s"] == round(20_000 * 3600 / 6900)  # progress_s counts at full power
     plan = json.loads(wattplan("timetable", "--json").stdout)
     assert all(s["planned_w"] <= s["capacity_w"] for s in plan["slots"])
     charge = [e for e in plan["entries"] if e["appliance"] == "ev"]

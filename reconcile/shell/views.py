@@ -184,7 +184,7 @@ def appliances(session: Session, name: str | None = None) -> list[ApplianceView]
 def executions(session: Session, *, include_closed: bool = False) -> list[ExecutionView]:
     """Open executions (all with `include_closed`): running, paused, pending, then by start and id."""
     home_id = load_home(session).id
-    query = (select(Execution, Appliance.name, Profile.name, Profile.duration_s)
+    query = (select(Execution, Appliance.name, Profile.name, Profile.duration_s, Appliance.max_power_w)
              .join(Appliance, Appliance.id == Execution.appliance_id)
              .join(Profile, Profile.id == Execution.profile_id)
              .where(Execution.home_id == home_id))
@@ -195,7 +195,10 @@ def executions(session: Session, *, include_closed: bool = False) -> list[Execut
     return sorted(rows, key=lambda r: (_STATE_ORDER[r.state], r.planned_start or far, r.id))
 
 
-def _execution(e: Execution, appliance: str, program: str, duration_s: int) -> ExecutionView:
+def _execution(e: Execution, appliance: str, program: str, duration_s: int, max_power_w: float | None = None
+               ) -> ExecutionView:
+    if e.energy_wh is not None and max_power_w:  # a modulating run: its energy at full power, as progress_s counts
+        duration_s = max(1, round(e.energy_wh * 3600 / max_power_w))
     return ExecutionView(e.id, appliance, program, e.state, e.priority, e.priority_class, e.requested_at,
                          e.earliest_start, e.latest_end, e.planned_start, e.planned_end, e.late_s,
                          e.state_since, round(e.progress_s, 3), duration_s, e.started_at, e.ended_at,
