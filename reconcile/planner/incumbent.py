@@ -108,7 +108,7 @@ def keep_slots(objective: str, grid: Grid, capacity: list[float], shape, done: f
     for k in slots:
         if k >= lo:
             masked[k] = capacity[k]
-    kept = place_slots(grid, masked, shape, done, lo, run)
+    kept = place_slots(grid, masked, shape, done, lo, run, sorted({k for k in slots if k >= lo}))
     chosen = fresh
     if no_worse(kept, fresh, end) and not (fresh and worth_moving(objective, grid, capacity, kept, fresh)):
         chosen = kept

@@ -4,7 +4,7 @@ A placement is a list of `Use`s, one per slot the run draws power in.
 """
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -103,11 +103,13 @@ class Pausable:
     off_until: float  # paused: the instant its minimum pause ends
 
 
-def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int, run: Pausable) -> list[Use]:
+def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int, run: Pausable,
+                allowed: list[int] | None = None) -> list[Use]:
     """Greedy slot-by-slot placement honouring minimum run and pause; may cover only part of the run.
 
     A stretch begins only where its minimum run fits ahead (or the rest of the profile, if shorter);
     once begun it continues while each slot fits, then pauses for at least the minimum pause.
+    `allowed` (ascending): the only slots whose capacity is not -inf, so a search can jump between them.
     """
     uses: list[Use] = []
     cache: dict = {}
@@ -118,12 +120,12 @@ def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int
     n = len(capacity)
     while done < run.duration_s - EPS and k < n:
         if on_for is None:
-            k = _next_room(grid, capacity, shape, done, k)
+            k = _next_room(grid, capacity, shape, done, k, allowed)
             if k >= grid.horizon:
                 break
             stretch = _stretch(grid, capacity, shape, done, k, run, cache)
-            if stretch is None:
-                k += 1
+            if isinstance(stretch, int):  # no room for a stretch from k: the next slot worth trying
+                k = stretch
                 continue
             uses.extend(stretch)
             done = stretch[-1].offset + stretch[-1].seconds
@@ -139,7 +141,7 @@ def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int
     return uses
 
 
-def _next_room(grid: Grid, capacity: list[float], shape, done: float, k: int) -> int:
+def _next_room(grid: Grid, capacity: list[float], shape, done: float, k: int, allowed: list[int] | None) -> int:
     """The first slot from k with room for the run's next slot of profile (a cheap pre-check:
     while a run is off its progress stands still, so that need is the same in every slot)."""
     if k == 0:
@@ -148,6 +150,11 @@ def _next_room(grid: Grid, capacity: list[float], shape, done: float, k: int) ->
         k = 1
     need = peak_between(shape, done, min(done + grid.slot_s, shape.duration_s)) - EPS
     horizon = grid.horizon
+    if allowed is not None:  # a masked capacity: only these slots can have room
+        for slot in allowed[bisect_left(allowed, k):]:
+            if slot >= horizon or capacity[slot] >= need:
+                return min(slot, horizon)
+        return horizon
     while k < horizon and capacity[k] < need:
         k += 1
     return k
@@ -158,11 +165,13 @@ def _slot_use(grid: Grid, shape, done: float, k: int) -> Use:
     return Use(k, done, length, peak_between(shape, done, done + length), energy_between(shape, done, done + length))
 
 
-def _stretch(grid, capacity, shape, done, k, run: Pausable, cache: dict) -> list[Use] | None:
-    """The uses of a new stretch from slot k long enough for the minimum run, if they all fit.
+def _stretch(grid, capacity, shape, done, k, run: Pausable, cache: dict) -> list[Use] | int:
+    """The uses of a new stretch from slot k long enough for the minimum run, if they all fit;
+    else the next slot a stretch may start in.
 
     Away from slot 0 a stretch's uses depend only on `done`, so they are computed once per
-    progress value (`cache`) and only shifted to the slot being tried.
+    progress value (`cache`) and only shifted to the slot being tried. A slot too small for even
+    the stretch's smallest need rules out every start that would cover it (as in `first_fit`).
     """
     if k == 0:
         uses = _stretch_uses(grid, shape, done, 0, run)
@@ -170,13 +179,17 @@ def _stretch(grid, capacity, shape, done, k, run: Pausable, cache: dict) -> list
         if done not in cache:
             cache.clear()
             template = _stretch_uses(grid, shape, done, 1, run)
-            cache[done] = (template, [u.peak - EPS for u in template])
-        template, needs = cache[done]
-        if k + len(needs) > len(capacity) or any(capacity[k + i] < need for i, need in enumerate(needs)):
-            return None
+            needs = [u.peak - EPS for u in template]
+            cache[done] = (template, needs, min(needs))
+        template, needs, smallest = cache[done]
+        if k + len(needs) > len(capacity):
+            return k + 1
+        short = next((i for i, need in enumerate(needs) if capacity[k + i] < need), None)
+        if short is not None:
+            return k + short + 1 if capacity[k + short] < smallest else k + 1
         uses = [Use(k + u.slot - 1, u.offset, u.seconds, u.peak, u.energy) for u in template]
     if uses[-1].slot >= len(capacity) or any(capacity[u.slot] + EPS < u.peak for u in uses):
-        return None
+        return k + 1
     occupy(capacity, uses)
     return uses
 
@@ -217,7 +230,7 @@ def place_slots_ranked(grid: Grid, capacity: list[float], shape, offset: float, 
         for k in ranked[:n]:
             masked[k] = capacity[k]
         first = lo if run.on_for_s is not None else max(lo, min(ranked[:n]))  # an off run waits anyway
-        uses = place_slots(grid, masked, shape, offset, first, run)
+        uses = place_slots(grid, masked, shape, offset, first, run, sorted(ranked[:n]))
         done = uses and uses[-1].offset + uses[-1].seconds >= run.duration_s - EPS
         return uses if done and uses[-1].slot < end else None
 
