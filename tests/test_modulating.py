@@ -150,3 +150,17 @@ def test_the_limit_holds_powers_stay_in_range_and_energy_is_delivered_or_reporte
             assert got.missed_wh == 0
     for k, watts in load.items():
         assert watts <= slot_capacity(s, NOW, k) + 1e-6, f"slot {k}: {watts} W"
+
+
+def test_an_urgent_charge_takes_its_power_before_a_lower_priority_program_and_not_after_a_higher_one():
+    h = home(6900, slot_s=900)
+    for car_class, washer_class, first in ((10, 1, 2), (1, 10, 1)):
+        washer = run(1, flat(2000, 90), priority_class=washer_class, latest_end=NOW + 12 * HOUR)
+        car = ev(2, 6900, low=1380, high=6900, step=230, priority_class=car_class, latest_end=NOW + 12 * HOUR)
+        p = plan(snapshot(washer, car, h=h), NOW)
+        starts = {x.execution_id: x.start for x in p.placements}
+        assert starts[first] == NOW and starts[3 - first] > NOW or first == 1 and starts[2] == NOW
+        if first == 2:  # the car draws the whole limit for an hour; the washer waits for it
+            assert placement(p, 2).segments[0].peak_w == 6900 and starts[1] == NOW + HOUR
+        else:  # the washer runs now; the car takes what it leaves beside it
+            assert placement(p, 2).segments[0].peak_w == 4830

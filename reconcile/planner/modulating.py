@@ -5,8 +5,9 @@ A modulating run asks for an energy by a deadline; its appliance draws any power
 progress counts seconds at full power and the state machine needs nothing new
 (`states.progress_at` scales by setpoint / maximum).
 
-The rule (README, "Modulating appliances"): after every run with a program is placed, each
-modulating run, in claim order, takes per slot as much of the capacity left as its maximum allows
+The rule (README, "Modulating appliances"): modulating runs claim in priority order with the rest
+(`Filler`: before a level of runs with a program, those of a higher level; the others after every
+run with a program); each takes per slot as much of the capacity left as its maximum allows
 (never more: the limit holds in every slot), in the order of its objective: `asap` earliest
 slots first, `cheapest` the cheapest first, `solar` the most PV first (then the cheapest), only
 in slots that end by its deadline. A slot where less than its minimum is left is skipped (the
@@ -55,10 +56,12 @@ def step_up(run: Run, watts: float) -> float:
     return min(stepped, run.max_power_w)
 
 
-def fill(grid: Grid, capacity: list[float], runs: tuple[Run, ...], now: float, objective: str):
+def fill(grid: Grid, capacity: list[float], runs: tuple[Run, ...], now: float, objective: str,
+         taken: dict[str, set[int]] | None = None):
     """Placements and unplaced reasons of the modulating `runs` in what `capacity` leaves; the
-    power each takes is taken from `capacity` (one run of an appliance at a time)."""
-    placements, unplaced, taken = [], [], {}
+    power each takes is taken from `capacity` (one run of an appliance at a time: `taken`, the
+    slots each appliance's runs already hold)."""
+    placements, unplaced, taken = [], [], {} if taken is None else taken
     for run in sorted(runs, key=lambda r: claim_order(r, now)):
         closed = taken.setdefault(run.appliance, set())
         done = progress_at(run, now)
@@ -165,3 +168,35 @@ def with_setpoints(decisions, runs: tuple[Run, ...], placements: tuple[Placement
 
 def _instant(epoch: float) -> datetime:
     return datetime.fromtimestamp(round(epoch, 6), UTC)
+
+
+class Filler:
+    """The modulating runs of one timetable, placed as the claim order reaches them: those of a
+    higher priority level than a level of runs with a program take their power before it
+    (`before`), the rest after every run with a program (`rest`). `capacity` is shared with the
+    timetable and taken from as they are placed."""
+
+    def __init__(self, grid: Grid, capacity: list[float], runs: tuple[Run, ...], now: float, objective: str):
+        self.grid, self.capacity, self.now, self.objective = grid, capacity, now, objective
+        self.waiting = sorted(runs, key=lambda r: claim_order(r, now))
+        self.placements: list[Placement] = []
+        self.unplaced: list[Unplaced] = []
+        self.taken: dict[str, set[int]] = {}
+
+    def before(self, level: list[Run]) -> None:
+        """Place the waiting modulating runs of a strictly higher priority level than `level`'s."""
+        first = claim_order(level[0], self.now)[0]
+        ahead = [r for r in self.waiting if claim_order(r, self.now)[0] < first]
+        if ahead:
+            self._fill(tuple(ahead))
+
+    def rest(self) -> tuple[tuple[Placement, ...], list[Unplaced]]:
+        """Place what still waits; every modulating placement and unplaced reason."""
+        self._fill(tuple(self.waiting))
+        return tuple(self.placements), self.unplaced
+
+    def _fill(self, runs: tuple[Run, ...]) -> None:
+        self.waiting = [r for r in self.waiting if r not in runs]
+        placed, unplaced = fill(self.grid, self.capacity, runs, self.now, self.objective, self.taken)
+        self.placements += placed
+        self.unplaced += unplaced

@@ -9,7 +9,7 @@ from reconcile.planner.domain import Placement, Run, Segment, Snapshot, Unplaced
 from reconcile.planner.grid import EPS, Grid, energy_between, footprint, make_grid, peak_between, slot_count
 from reconcile.planner.improve import improve_timetable
 from reconcile.planner.incumbent import incumbent_slots, keep_block, keep_slots
-from reconcile.planner.modulating import fill as fill_modulating
+from reconcile.planner.modulating import Filler
 from reconcile.planner.modulating import split as split_modulating
 from reconcile.planner.objectives import place_block_by, slot_ranking, window_end
 from reconcile.planner.placement import (
@@ -38,7 +38,7 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
     """
     if not runs:
         return (), (), None
-    runs, modulating = split_modulating(runs)  # those fill what the rest leave, at the end
+    runs, modulating = split_modulating(runs)  # placed in claim order by a Filler (planner.modulating)
     grid = make_grid(snapshot, now, tail_slots(snapshot, runs))
     capacity = list(grid.capacity)
     incumbent = incumbent_slots(grid, snapshot.previous)  # where the newest tick planned each run
@@ -51,7 +51,9 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
             uses[run.id] = head
             busy.setdefault(run.appliance, set()).update(u.slot for u in head)
     unplaced = []
+    charging = Filler(grid, capacity, modulating, now, snapshot.home.objective)
     for level in _levels(runs, now):
+        charging.before(level)  # modulating runs of a higher priority take their power first
         starters: set[int] = set()  # pausable runs that start now and keep their first stretch
         maybe = any(r.interruptible and r.state != "running" and _may_start_now(grid, capacity, r, now) for r in level)
         while True:  # again only when a run starting now was planned to yield to an equal (rare)
@@ -68,9 +70,8 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
                       lambda run, free: _place(grid, free, run, now, [], snapshot.home.objective),
                       lambda run: window_end(grid, run))
     placements = tuple(placement_of(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
-    if modulating:  # a power per slot in what is left (planner.modulating)
-        more, short = fill_modulating(grid, capacity, modulating, now, snapshot.home.objective)
-        placements, unplaced = placements + tuple(more), [*unplaced, *short]
+    more, short = charging.rest()  # the other modulating runs, in what is left
+    placements, unplaced = placements + more, [*unplaced, *short]
     return placements, tuple(unplaced), grid
 
 
