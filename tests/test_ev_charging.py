@@ -4,7 +4,7 @@ limit, by the tick, in `simulate` and in its picture (issue 11, item 4)."""
 import json
 from datetime import datetime
 
-from tests.cli_home import error, wattplan
+from tests.cli_home import error, rows, wattplan
 
 EVENING = "2026-12-01T20:00"  # Europe/Lisbon: UTC in winter
 
@@ -23,6 +23,8 @@ def test_an_ev_asked_from_the_cli_charges_at_what_the_washer_leaves(db):
     state = json.loads(wattplan("state", "--now", EVENING, "--json").stdout)
     assert [(s["appliance"], s["should_run"], s["power_w"]) for s in state] == [
         ("ev", True, 4830.0), ("washer", True, None)]
+    # The slot_load view counts the charger at its setpoint (one stretch, one setpoint).
+    assert rows(db, "SELECT planned_w, capacity_w FROM slot_load ORDER BY slot_start_utc LIMIT 1") == [(6830.0, 6900.0)]
     listed = {r["appliance"]: r for r in json.loads(wattplan("list", "--json").stdout)}
     assert listed["ev"]["duration_s"] == round(20_000 * 3600 / 6900)  # progress_s counts at full power
     plan = json.loads(wattplan("timetable", "--json").stdout)
