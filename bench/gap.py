@@ -1,6 +1,6 @@
 """The gap: wattplan's greedy `cheapest` plan against the exact optimum (HiGHS), on real data.
 
-Run: .venv/bin/python bench/gap.py [--scenarios 24] [--seed 6] [--time-limit 60]
+Run: .venv/bin/python bench/gap.py [--scenarios 20] [--seed 6] [--time-limit 60] [--no-joint]
 Needs the optimal extra (highspy). Prints a markdown table for BENCHMARKS.md and docs/objectives.md.
 
 Each scenario (generated from ../shared/data with a fixed seed) is one planning instant of a home
@@ -160,11 +160,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--repeat", type=int, default=5, help="greedy timings per scenario (median)")
+    parser.add_argument("--no-joint", action="store_true",
+                        help="the greedy pass alone, without the joint placement pass (planner/improve.py)")
     args = parser.parse_args()
+    if args.no_joint:
+        import reconcile.planner.timetable as timetable
+
+        timetable.improve_timetable = lambda *_args, **_kwargs: None
     data, rng = load_data(), random.Random(args.seed)
     rows = [measure(*scenario(rng, data, i), args.time_limit, args.repeat) for i in range(args.scenarios)]
     print(f"`.venv/bin/python bench/gap.py --scenarios {args.scenarios} --seed {args.seed} "
-          f"--time-limit {args.time_limit:g}`\n")
+          f"--time-limit {args.time_limit:g}{' --no-joint' if args.no_joint else ''}`\n")
     print("Cost of the planned runs (plan − house without them), €; gap against the exact plan.\n")
     print("| # | runs | slots | greedy | exact | gap greedy | ms greedy | ms exact | exact status |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
