@@ -13,7 +13,7 @@ A change is kept only when no run it touches becomes less whole or later (so nob
 before is left out: priorities still decide who is served when not everything fits) and the
 runs' cost, each priced given all the others, goes down: by any amount for runs the newest tick
 had not planned, by a real gain (`incumbent.worth_moving`) for a run leaving its incumbent. Work
-is bounded by counts (`MAX_ROUNDS`, `PARTNERS`, `WORK_PER_RUN`, `MAX_WORK`), never by a clock, so the result
+is bounded by counts (`MAX_ROUNDS`, `PARTNERS`, `WORK_PER_RUN`, `MAX_WORK_SLOTS`), never by a clock, so the result
 is a function of the snapshot and `now` alone.
 """
 
@@ -31,7 +31,10 @@ from reconcile.planner.priority import claim_order
 MAX_ROUNDS = 2  # passes over all runs; a pass that changes nothing ends it
 PARTNERS = 4  # swap partners tried per run: the nearest in claim order whose windows meet
 WORK_PER_RUN = 10  # placements tried per movable run, all rounds together ...
-MAX_WORK = 400  # ... and at most this many in all: a thousand runs get the first few hundred tries
+# ... and at most this much in all, counted in window slots (a placement scans its run's window):
+# 20 runs of 15-minute slots over 48 h get their 10 tries each; 1-minute slots or a thousand runs
+# get as many as this allows, so the pass adds a bounded amount of work to a tick.
+MAX_WORK_SLOTS = 30_000
 
 
 @dataclass
@@ -45,7 +48,12 @@ class Board:
     objective: Callable[[Run], str]
     end: Callable[[Run], int]  # the first slot past the run's deadline
     incumbent: dict[int, list[int]]
-    work: int = 0
+    tries: int = 0  # placements tried
+    work: int = 0  # slots up to the deadlines of the runs placed (about what the placements scan)
+
+    def count(self, *runs: Run) -> None:
+        self.tries += len(runs)
+        self.work += sum(max(1, self.end(run)) for run in runs)  # the window up to its deadline
 
     def cost(self, run: Run, uses: list[Use]) -> int:
         return uses_cost(self.objective(run), self.grid, self.capacity, uses)
@@ -87,15 +95,15 @@ def improve_timetable(grid: Grid, capacity: list[float], uses: dict[int, list[Us
 
 def improve(board: Board, movable: list[Run]) -> None:
     """Move and swap the `movable` runs (in claim order) while it lowers their cost; see the module."""
-    budget = min(WORK_PER_RUN * len(movable), MAX_WORK)
+    tries, budget = WORK_PER_RUN * len(movable), MAX_WORK_SLOTS
     for _round in range(MAX_ROUNDS):
         changed = False
         for i, run in enumerate(movable):
-            if board.work >= budget:
+            if board.tries >= tries or board.work >= budget:
                 return
             changed |= _reinsert(board, run)
             for other in _partners(board, movable, i):
-                if board.work >= budget:
+                if board.tries >= tries or board.work >= budget:
                     return
                 changed |= _swap(board, run, other)
         if not changed:
@@ -121,7 +129,7 @@ def _partners(board: Board, movable: list[Run], i: int) -> list[Run]:
 def _reinsert(board: Board, run: Run) -> bool:
     old = board.release(run)
     before = board.cost(run, old)
-    board.work += 1
+    board.count(run)
     new = board.place(run, board.capacity)
     if new and _better(board, [(run, old, new)], before, board.cost(run, new)):
         board.take(run, new)
@@ -137,7 +145,7 @@ def _swap(board: Board, first: Run, second: Run) -> bool:
     occupy(board.capacity, old_first)
     before += board.cost(second, old_second)
     board.release(first)
-    board.work += 2
+    board.count(first, second)
     new_second = board.place(second, board.capacity)
     new_first, after = None, 0
     if new_second:
