@@ -75,7 +75,9 @@ def completed_at(run: Run, now: float) -> datetime | None:
     if run.state != "running" or progress_at(run, now) < run.shape.duration_s:
         return None
     since = run.state_since.timestamp() if run.state_since else now
-    return datetime.fromtimestamp(round(since + (run.shape.duration_s - run.progress_s) / rate(run), 6), UTC)
+    speed = rate(run)  # 0 only for a setpoint of 0 W, which never advances it past where it was
+    left = (run.shape.duration_s - run.progress_s) / speed if speed > 0 else 0.0
+    return datetime.fromtimestamp(round(since + left, 6), UTC)
 
 
 def transition(run: Run, event: str, at: datetime, power_w: float | None = None) -> Transition:
