@@ -2,6 +2,7 @@
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -357,3 +358,12 @@ def test_demo_writes_the_picture_and_reports_progress(sample_day, tmp_path, monk
     assert calls == [(scenario_.name, "wattplan"), (scenario_.name, "immediate")]
     assert (got, path) == (results, tmp_path / "wattplan-demo.svg")
     assert ET.parse(path).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_with_a_cost_objective_the_sample_days_plans_do_not_change_without_new_input():
+    """Issue 11: with `cheapest`, plans moved back and forth between ticks with no new request,
+    cancellation or forecast (22 changes on one day); the newest plan is now the incumbent."""
+    s = builtin_scenario("sample_day")
+    result = simulate(replace(s, home=replace(s.home, objective="cheapest")))
+    assert result.metrics.plan_churn == 0
+    assert result.metrics.deadline_misses == 0
