@@ -4,13 +4,17 @@ Properties over random snapshots with cost objectives: the pass leaves out no ru
 placement served, makes none less whole or later, and is deterministic; capacity and the other
 planner properties are proven for every objective in tests/test_properties.py."""
 
+from datetime import timedelta
+
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconcile.planner import timetable
 from reconcile.planner.plan import finish_overdue, plan
 from reconcile.planner.timetable import build_timetable
-from tests.helpers import HOUR, NOW, flat, home, interval, run, snap, starts
+from tests.helpers import HOUR, NOW, flat, home, interval, run, shape, snap, starts
 from tests.strategies import snapshots
+from tests.test_properties import starts_never_move_back
 
 
 def greedy_only(snapshot, runs, now_s, monkeypatch):
@@ -46,3 +50,23 @@ def test_a_swap_gives_the_cheap_hour_to_the_run_that_needs_it_whole() -> None:
     result = plan(snap(short, long_, h=home(3000, objective="cheapest"), price=prices), NOW)
     assert starts(result)[2] == NOW + HOUR
     assert starts(result)[1] == NOW + 3 * HOUR
+
+
+
+@settings(max_examples=1, database=None)
+@given(st.just(None))
+def test_the_pass_does_not_move_runs_around_one_the_horizon_still_cuts(_none) -> None:
+    """Found by test_properties: a pausable run revealed slot by slot as the horizon moved was
+    swapped with a settled run, which then went back to a start it had left (08:10 → 10:35 → 08:10)."""
+    def at(seconds: float):
+        return NOW + timedelta(seconds=seconds)
+
+    blip = run(448, shape(0, peaks=(200,)), at=at(-1), priority_class=1)
+    washer = run(1, shape(*[3490] * 12, peaks=(3690, *[3490] * 11)), priority_class=1)
+    ev = run(273, shape(*[3893] * 12, peaks=(4093, *[3893] * 11), slot_s=900), interruptible=True,
+             priority_class=1, earliest_start=at(4 * 3600), min_pause_s=1800)
+    pv = [interval(at(a), at(b), w) for a, b, w in ((0, 60, 0), (3660, 13260, 1636), (13260, 16260, 0),
+                                                    (16260, 27240, 2569))]
+    s = snap(blip, washer, ev, h=home(4475, slot_s=300, horizon_h=3, objective="cheapest"), pv=pv,
+             base=[interval(at(3600), at(7560), 1)])
+    starts_never_move_back((s, NOW), 27)

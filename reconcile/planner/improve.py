@@ -77,8 +77,10 @@ def improve_timetable(grid: Grid, capacity: list[float], uses: dict[int, list[Us
     """Improve the greedy timetable in place: `place(run, capacity)` is the timetable's own fresh
     placement of a run by its objective; `end(run)` the first slot past its deadline."""
     objective = {run.id: run.objective or home_objective for run in runs}
-    movable = sorted((r for r in runs if uses.get(r.id) and r.state != "running" and objective[r.id] != "asap"),
-                     key=lambda r: claim_order(r, now))
+    # A run planned past the horizon is not settled (each tick shows it one more slot): the pass
+    # neither moves it nor moves others around it, or plans would follow the horizon back and forth.
+    movable = sorted((r for r in runs if uses.get(r.id) and r.state != "running" and objective[r.id] != "asap"
+                      and uses[r.id][-1].slot < grid.horizon), key=lambda r: claim_order(r, now))
     if len(movable) < 2:
         return
     same: dict[str, list[int]] = {}
