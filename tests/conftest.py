@@ -1,13 +1,22 @@
 """Shared fixtures: a real, migrated SQLite file per test; time is always a parameter."""
 
+import os
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import settings
 
 from reconcile.shell import catalog
 from reconcile.shell.db import make_engine, transaction
 from reconcile.shell.migrate import upgrade
 from tests.workers import Reaper
+
+# CI replays the same examples every run (derandomize): a rare counter-example found by a random
+# run locally is a bug to file and fix, not a CI run that fails one time in twenty-five.
+# Loaded here, before the test modules build their own settings on top of the default profile.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 T0 = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
 # The command line's homes (`db`, `home`, `washer`, `heater`) for the CLI test modules.
