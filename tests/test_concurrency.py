@@ -216,14 +216,8 @@ def test_two_ticks_released_together_never_start_a_run_twice(home_engine, db_pat
         with transaction(home_engine) as session:
             for i in range(4):
                 requests.enqueue(session, now=now, request=requests.Request(appliance=f"w{i}"))
-        barrier, results = context.Barrier(2), context.Queue()
-        ticks = [reaper.process(context, target=tick_at_barrier, args=(url, now.isoformat(), barrier, results))
-                 for _ in range(2)]
+        outcomes, ticks = race_two_ticks(context, reaper, url, now, wait_s=30)
         for p in ticks:
-            p.start()
-        outcomes = sorted((results.get(timeout=30) for _ in ticks), key=lambda r: r[1])
-        for p in ticks:
-            p.join(timeout=10)
             assert p.exitcode == 0
         assert [kind for kind, *_ in outcomes] == ["ok", "ok"], outcomes
         first, second = outcomes
@@ -232,6 +226,20 @@ def test_two_ticks_released_together_never_start_a_run_twice(home_engine, db_pat
         waited += 1
         check_database(db_path)
     record_property("figures", {"rounds": ROUNDS, "second_tick_made_no_decision": waited})
+
+
+def race_two_ticks(context, reaper, url: str, now, *, wait_s: float) -> tuple[list, list]:
+    """Two tick processes at `now`, released together by a barrier: their outcomes ordered by tick
+    id (`tick_at_barrier`), and the processes, joined."""
+    barrier, results = context.Barrier(2), context.Queue()
+    ticks = [reaper.process(context, target=tick_at_barrier, args=(url, now.isoformat(), barrier, results))
+             for _ in range(2)]
+    for p in ticks:
+        p.start()
+    outcomes = sorted((results.get(timeout=wait_s) for _ in ticks), key=lambda r: r[1])
+    for p in ticks:
+        p.join(timeout=wait_s)
+    return outcomes, ticks
 
 
 def test_a_tick_waits_for_an_open_enqueue_instead_of_failing(home_engine, db_path, reaper):

@@ -19,7 +19,7 @@ from reconcile.shell.migrate import upgrade
 from reconcile.shell.store import last_tick_now, load_home
 from reconcile.shell.tick import run_tick
 from tests.conftest import T0
-from tests.test_concurrency import add_appliances, cpu_hogs, finish, forkserver, stamp_of, worker
+from tests.test_concurrency import add_appliances, cpu_hogs, finish, forkserver, race_two_ticks, stamp_of, worker
 from tests.test_crash import add_home_appliances, timetable, top_up
 from tests.workers import cancel_at_barrier, check_database, query, tick_at_barrier, tick_until_killed
 
@@ -74,14 +74,7 @@ def test_two_ticks_released_together_never_start_a_run_twice(pg_engine, pg_url, 
         with transaction(pg_engine) as session:
             for i in range(4):
                 requests.enqueue(session, now=now, request=requests.Request(appliance=f"w{i}"))
-        barrier, results = context.Barrier(2), context.Queue()
-        ticks = [reaper.process(context, target=tick_at_barrier, args=(pg_url, now.isoformat(), barrier, results))
-                 for _ in range(2)]
-        for p in ticks:
-            p.start()
-        first, second = sorted((results.get(timeout=60) for _ in ticks), key=lambda r: r[1])
-        for p in ticks:
-            p.join(timeout=30)
+        (first, second), _ticks = race_two_ticks(context, reaper, pg_url, now, wait_s=60)
         assert (first[0], second[0]) == ("ok", "ok"), (first, second)
         assert first[2], f"round {round_}: the first tick decided nothing"
         assert second[2] == [], f"round {round_}: the second tick repeated decisions {second[2]}"
