@@ -13,7 +13,7 @@ from reconcile.shell.db import transaction
 from reconcile.shell.store import home_row, load_snapshot
 from reconcile.shell.tick import run_tick
 from tests.conftest import T0
-from tests.helpers import HOUR, MIN, NOW, flat, home, interval, run, snap, starts
+from tests.helpers import HOUR, MIN, NOW, apply_plan, flat, home, interval, placement, run, snap, starts
 from tests.test_tick import add_appliances, enqueue
 
 
@@ -62,3 +62,31 @@ def test_the_tick_reads_the_newest_timetable_back_as_the_incumbent(home_engine) 
         snapshot = load_snapshot(session=session, home=home_row(session), now=T0 + MIN, for_planning=True)
     planned = {p.execution_id: (p.start, p.end) for p in report.plan.placements}
     assert {p.execution_id: (p.start, p.end) for p in snapshot.previous} == planned
+
+
+def tick_each_minute(s, until):
+    """Tick every minute from NOW to `until` applying each plan; yields (now, plan)."""
+    now = NOW
+    while now < until:
+        result = plan(s, now)
+        yield now, result
+        s = apply_plan(s, result)
+        now += MIN
+
+
+@pytest.mark.parametrize("objective", ["cheapest", "solar"])
+def test_a_charging_run_pauses_where_its_cost_plan_pauses_it(objective) -> None:
+    """An EV started in a cheap hour pauses for the dear hours its plan skips, and the plan made at
+    the start holds minute after minute. Before, a running run under a cost objective ran on as
+    if `asap` (06:00-09:00 through the dear hours) though the plan that started it said 07:00."""
+    ev = run(1, flat(2000, 180), interruptible=True, latest_end=NOW + 6 * HOUR)
+    pv = [interval(NOW, NOW + HOUR, 2500), interval(NOW + 3 * HOUR, NOW + 5 * HOUR, 2500)]
+    s = snap(ev, h=home(3000, objective=objective), pv=pv if objective == "solar" else (),
+             price=prices(0.10, 0.40, 0.40, 0.10, 0.10, 0.30))
+    told, plans = [], set()
+    for now, result in tick_each_minute(s, NOW + 6 * HOUR):
+        told += [(now, d.kind) for d in result.decisions]
+        if result.placements:
+            plans.add(tuple((g.start, g.end) for g in placement(result, 1).segments)[1:])  # past the current minute
+    assert told == [(NOW, "start"), (NOW + HOUR, "pause"), (NOW + 3 * HOUR, "resume"), (NOW + 5 * HOUR, "stop")]
+    assert len(plans) <= 2  # the rest of the plan never changes (only dropping a stretch once begun)

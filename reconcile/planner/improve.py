@@ -79,8 +79,11 @@ def improve_timetable(grid: Grid, capacity: list[float], uses: dict[int, list[Us
     objective = {run.id: run.objective or home_objective for run in runs}
     # A run planned past the horizon is not settled (each tick shows it one more slot): the pass
     # neither moves it nor moves others around it, or plans would follow the horizon back and forth.
+    # A pausable run planned to start now claimed its stretch as a starter (`timetable._claims`):
+    # re-placed by cost, it could plan a pause the running run will not make at the next tick.
     movable = sorted((r for r in runs if uses.get(r.id) and r.state != "running" and objective[r.id] != "asap"
-                      and uses[r.id][-1].slot < grid.horizon), key=lambda r: claim_order(r, now))
+                      and uses[r.id][-1].slot < grid.horizon and not (r.interruptible and uses[r.id][0].slot == 0)),
+                     key=lambda r: claim_order(r, now))
     if len(movable) < 2:
         return
     same: dict[str, list[int]] = {}
@@ -89,6 +92,8 @@ def improve_timetable(grid: Grid, capacity: list[float], uses: dict[int, list[Us
 
     def fresh(run: Run, free: list[float]) -> list[Use] | None:
         taken = {u.slot for other in same[run.appliance] if other != run.id for u in uses.get(other, ())}
+        if run.interruptible:  # nor may the pass start one now: it would not claim as a starter
+            taken.add(0)
         return place(run, [CLOSED if k in taken else c for k, c in enumerate(free)] if taken else list(free))
 
     board = Board(grid, capacity, uses, fresh, lambda r: objective[r.id], end, incumbent)

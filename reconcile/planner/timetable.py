@@ -61,12 +61,12 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
             saved = (list(capacity), dict(uses), {a: set(s) for a, s in busy.items()}) if maybe else None
             later = _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, snapshot.home.objective,
                                  incumbent)
-            starter = _yields_to_an_equal(grid, capacity, uses, level, starters, later) if maybe else None
-            if starter is None:
+            new = _new_starters(grid, capacity, uses, level, starters, later, snapshot.home.objective) if maybe else ()
+            if not new:
                 break
             capacity[:], uses, busy = saved
             unplaced = [u for u in unplaced if all(u.execution_id != r.id for r in level)]
-            starters.add(starter)
+            starters.update(new)
     improve_timetable(grid, capacity, uses, runs, now, snapshot.home.objective, incumbent,  # joint placement
                       lambda run, free: _place(grid, free, run, now, [], snapshot.home.objective),
                       lambda run: window_end(grid, run))
@@ -93,8 +93,8 @@ def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, obj
         taken = busy.setdefault(run.appliance, set()).difference(u.slot for u in head)
         if current:
             going = run if run.state == "running" else _started(run, now)
-            stretch = _for_appliance(capacity, taken, partial(_current_stretch, grid, run=going, now=now,
-                                                              head=head))
+            stretch = _for_appliance(capacity, taken, partial(_current_stretch, grid, run=going, now=now, head=head,
+                                                              objective=objective, keep=incumbent.get(run.id)))
             uses[run.id] = head + stretch
             busy[run.appliance].update(u.slot for u in stretch)
             continue
@@ -109,6 +109,23 @@ def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, obj
             busy[run.appliance].update(u.slot for u in rest)
             later.append((run.id, rest))
     return later
+
+
+def _new_starters(grid, capacity, uses, level, starters, later, objective) -> set[int]:
+    """Pausable runs of `level` planned to start now that must claim as starters (see `_claims`):
+    once running, a run keeps running until it would pause anyway, so the plan that starts it must
+    already give it that stretch, or the next tick would plan it differently with no new input.
+
+    Under a cost objective a run is planned in its cheapest slots and may be planned to pause
+    after slot 0 for price alone, which it will not do once running: every such run becomes a
+    starter. Under `asap` its first stretch is already as long as it can be, except where an
+    equal priority claimed before it (`_yields_to_an_equal`)."""
+    costly = {run.id for run in level if run.interruptible and run.state != "running" and run.id not in starters
+              and (run.objective or objective) != "asap" and uses.get(run.id) and uses[run.id][0].slot == 0}
+    if costly:
+        return costly
+    starter = _yields_to_an_equal(grid, capacity, uses, level, starters, later)
+    return set() if starter is None else {starter}
 
 
 def _yields_to_an_equal(grid, capacity, uses, level, starters, later) -> int | None:
@@ -165,10 +182,14 @@ def _claims(level: list[Run], now: float, starters: set[int]) -> list[tuple[tupl
     return sorted(claims, key=lambda claim: claim[0])
 
 
-def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, head: list[Use]) -> list[Use]:
-    """The uses that keep running `run` on from its head (or now) until it would pause anyway: not
-    for cost, nor for an equal priority; taken."""
-    planned = _place(grid, list(capacity), replace(run, objective="asap"), now, head, "asap") or []
+def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, head: list[Use], objective: str,
+                     keep: list[int] | None) -> list[Use]:
+    """The uses that keep `run` running on from its head (or now) until its own plan pauses it,
+    never for an equal priority (it claims before them); taken. Under `asap` it pauses only where
+    power runs out; under a cost objective also where its cost plan (kept as the incumbent while
+    moving gains too little) pauses it for dearer hours: an EV charging in a cheap hour pauses
+    when the dear ones come."""
+    planned = _place(grid, list(capacity), run, now, head, objective, keep) or []
     first = head[-1].slot + 1 if head else 0
     stretch = []
     for use in planned:
