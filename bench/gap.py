@@ -1,7 +1,13 @@
 """The gap: wattplan's greedy `cheapest` plan against the exact optimum (HiGHS), on real data.
 
-Run: .venv/bin/python bench/gap.py [--scenarios 20] [--seed 6] [--time-limit 60] [--no-joint]
+Run: .venv/bin/python bench/gap.py [--scenarios 20] [--seed 6] [--time-limit 60] [--no-joint] [--reference FILE]
 Needs the optimal extra (highspy). Prints a markdown table for BENCHMARKS.md and docs/objectives.md.
+
+`--reference FILE` keeps each scenario's exact plan's cost, lateness and status in FILE (JSON, keyed
+by a digest of the scenario, so a changed generator never reuses a stale entry): the exact solve
+runs once per scenario, with a long `--time-limit`, and later runs only plan the greedy side. A
+reference HiGHS proved optimal stays valid whatever changes in the exact planner; one that stopped
+at its time limit is only the best plan found then (`--resolve` solves those again).
 
 Each scenario (generated from ../shared/data with a fixed seed) is one planning instant of a home
 with 15-minute slots and a 24–48 h horizon:
@@ -25,6 +31,7 @@ what this measures is what `wattplan tick` runs.
 
 import argparse
 import csv
+import hashlib
 import json
 import random
 import statistics
@@ -135,19 +142,46 @@ def _timed(build, snapshot: Snapshot, runs: tuple[Run, ...], now: float, repeat:
     return result, statistics.median(times)
 
 
-def measure(snapshot: Snapshot, now: datetime, time_limit: float, repeat: int) -> dict:
+def measure(snapshot: Snapshot, now: datetime, time_limit: float, repeat: int, known: dict | None = None) -> dict:
+    """One scenario's figures; `known`: its stored exact reference (see `exact_reference`), or None."""
     now_s = now.timestamp()
     _finished, runs = finish_overdue(snapshot.runs, now)
     (greedy, _unplaced, _grid), greedy_s = _timed(build_timetable, snapshot, runs, now_s, repeat)
-    exact = solve(snapshot, runs, now_s, time_limit_s=time_limit)
     tail = max(len(r.shape.watts) for r in runs) + 8
+    exact = known or exact_reference(snapshot, runs, now_s, time_limit, tail)
     empty = plan_cost(snapshot, now_s, (), runs, tail)[0]
-    plans = (("greedy", greedy), ("exact", exact.placements))
-    cost = {name: plan_cost(snapshot, now_s, plan, runs, tail)[0] for name, plan in plans}
-    late = {name: sum(p.late_s or 0 for p in plan) for name, plan in plans}
+    cost = {"greedy": plan_cost(snapshot, now_s, greedy, runs, tail)[0], "exact": exact["cost"]}
+    late = {"greedy": sum(p.late_s or 0 for p in greedy), "exact": exact["late"]}
     return {"runs": len(runs), "slots": snapshot.home.horizon_s // SLOT, "empty": empty, "cost": cost,
-            "late": late, "greedy_s": greedy_s, "exact_s": exact.seconds, "status": exact.status,
-            "placed": (len(greedy), len(exact.placements))}
+            "late": late, "greedy_s": greedy_s, "exact_s": exact["seconds"], "status": exact["status"],
+            "placed": (len(greedy), exact["placed"]), "cached": known is not None, "reference": exact}
+
+
+def exact_reference(snapshot: Snapshot, runs: tuple[Run, ...], now_s: float, time_limit: float, tail: int) -> dict:
+    """The exact plan's cost (`plan_cost`), lateness, runs placed and solver status: what the gap needs."""
+    exact = solve(snapshot, runs, now_s, time_limit_s=time_limit)
+    return {"cost": plan_cost(snapshot, now_s, exact.placements, runs, tail)[0],
+            "late": sum(p.late_s or 0 for p in exact.placements), "placed": len(exact.placements),
+            "status": exact.status, "seconds": exact.seconds, "time_limit": time_limit}
+
+
+def proven(reference: dict) -> bool:
+    """HiGHS proved the plan optimal (also when it kept the greedy start: nothing was better)."""
+    return "optimal" in reference["status"] and "time limit" not in reference["status"]
+
+
+def digest(snapshot: Snapshot, now: datetime) -> str:
+    """A scenario's key in a reference file: its content, not its seed and index."""
+    return hashlib.sha256(repr((snapshot, now.isoformat())).encode()).hexdigest()[:20]
+
+
+def load_references(path: Path | None) -> dict:
+    return json.loads(path.read_text()) if path and path.exists() else {}
+
+
+def save_references(path: Path | None, references: dict) -> None:
+    if path:  # after every solve: a long reference run interrupted keeps what it has
+        path.write_text(json.dumps(references, indent=1, sort_keys=True) + "\n")
 
 
 def gap(plan: float, exact: float) -> float:
@@ -162,25 +196,45 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="greedy timings per scenario (median)")
     parser.add_argument("--no-joint", action="store_true",
                         help="the greedy pass alone, without the joint placement pass (planner/improve.py)")
+    parser.add_argument("--reference", type=Path, help="JSON file of exact references: read, and extended")
+    parser.add_argument("--resolve", action="store_true", help="solve again the references not proven optimal")
     args = parser.parse_args()
     if args.no_joint:
         import reconcile.planner.timetable as timetable
 
         timetable.improve_timetable = lambda *_args, **_kwargs: None
     data, rng = load_data(), random.Random(args.seed)
-    rows = [measure(*scenario(rng, data, i), args.time_limit, args.repeat) for i in range(args.scenarios)]
+    references, rows = load_references(args.reference), []
+    for i in range(args.scenarios):
+        snapshot, now = scenario(rng, data, i)
+        key = digest(snapshot, now)
+        known = references.get(key)
+        if known and args.resolve and not proven(known):
+            known = None
+        rows.append(measure(snapshot, now, args.time_limit, args.repeat, known))
+        if not known and args.reference:
+            references[key] = rows[-1]["reference"]
+            save_references(args.reference, references)
     print(f"`.venv/bin/python bench/gap.py --scenarios {args.scenarios} --seed {args.seed} "
-          f"--time-limit {args.time_limit:g}{' --no-joint' if args.no_joint else ''}`\n")
-    print("Cost of the planned runs (plan − house without them), €; gap against the exact plan.\n")
+          f"--time-limit {args.time_limit:g}{' --no-joint' if args.no_joint else ''}"
+          f"{f' --reference {args.reference}' if args.reference else ''}`\n")
+    print("Cost of the planned runs (plan − house without them), €; gap against the exact plan "
+          "(a cached reference's time and status are those of the run that solved it).\n")
     print("| # | runs | slots | greedy | exact | gap greedy | ms greedy | ms exact | exact status |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for i, r in enumerate(rows, 1):
         c = {k: v - r["empty"] for k, v in r["cost"].items()}
         print(f"| {i} | {r['runs']} | {r['slots']} | {c['greedy']:.4f} | {c['exact']:.4f} | "
               f"{gap(c['greedy'], c['exact']):.1%} | {r['greedy_s'] * 1000:.2f} | {r['exact_s'] * 1000:.0f} | "
-              f"{r['status']}{_differences(r)} |")
+              f"{r['status']}{' (cached)' if r['cached'] else ''}{_differences(r)} |")
     print()
-    summarize(rows, "greedy", "greedy (build_timetable)", statistics.median(r["exact_s"] for r in rows) * 1000)
+    exact_ms = statistics.median(r["exact_s"] for r in rows) * 1000
+    summarize(rows, "greedy", "greedy (build_timetable)", exact_ms)
+    sure = [r for r in rows if proven(r["reference"])]
+    print(f"- exact references proven optimal: {len(sure)} of {len(rows)} "
+          f"(scenarios {', '.join(str(i) for i, r in enumerate(rows, 1) if proven(r['reference'])) or 'none'})")
+    if sure and len(sure) < len(rows):
+        summarize(sure, "greedy", "greedy, proven references only", exact_ms)
 
 
 def summarize(rows: list[dict], name: str, label: str, exact_ms: float) -> None:
