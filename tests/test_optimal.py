@@ -155,7 +155,7 @@ def test_the_plan_has_the_same_form_as_the_greedy_one() -> None:
 
 
 def test_without_a_feasible_plan_in_time_the_greedy_plan_is_used(monkeypatch) -> None:
-    monkeypatch.setattr(optimal, "_run_highs", lambda highspy, model, limit, start: (None, "time limit"))
+    monkeypatch.setattr(optimal, "_run_highs", lambda highspy, model, limit, start: (None, "time limit", None))
     s = random_snapshot(5)
     result = solve(s, s.runs, NOW.timestamp(), time_limit_s=0.001)
     assert result.status == "greedy fallback: time limit"
@@ -235,3 +235,14 @@ def test_a_continuous_charger_is_semi_continuous_and_as_cheap_as_the_greedy_fill
     assert all(1400 - 1e-6 <= seg.peak_w <= 3000 + 1e-6 for seg in charge.segments)
     greedy = build_timetable(s, s.runs, now)[0]
     assert plan_cost(s, now, result.placements, s.runs)[0] <= plan_cost(s, now, greedy, s.runs)[0] + 1e-6
+
+
+def test_a_proven_plan_reports_its_gap_and_a_fallback_without_a_plan_reports_none(monkeypatch) -> None:
+    """The relative gap HiGHS stopped at travels with the plan (bench/exact_times.py prints it)."""
+    s = random_snapshot(7)
+    now = NOW.timestamp()
+    proven = solve(s, s.runs, now, time_limit_s=30)
+    assert proven.status == "optimal"
+    assert 0.0 <= proven.gap < 1e-3  # proven: within a tenth of a cent of the bound on a plan of several cents
+    monkeypatch.setattr(optimal, "_run_highs", lambda highspy, model, limit, start: (None, "time limit", None))
+    assert solve(s, s.runs, now).gap is None

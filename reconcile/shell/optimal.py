@@ -46,6 +46,7 @@ class Solution:
     status: str  # optimal | time limit (incumbent) | greedy fallback: WHY
     seconds: float  # model building and solving
     variables: int
+    gap: float | None = None  # HiGHS's relative gap between the plan and its bound when it stopped
 
 
 def plan_optimal(snapshot: Snapshot, now: datetime, *, time_limit_s: float = TIME_LIMIT_S) -> Plan:
@@ -76,16 +77,16 @@ def solve(snapshot: Snapshot, runs: tuple[Run, ...], now: float, *,
     started = time.perf_counter()
     greedy, greedy_unplaced, _grid = build_timetable(snapshot, runs, now)
     model = build_model(snapshot, runs, now)
-    values, status = _run_highs(highspy, model, time_limit_s, warm_start(model, greedy))
+    values, status, gap = _run_highs(highspy, model, time_limit_s, warm_start(model, greedy))
     if values is not None:
         placements, unplaced = decode(model, runs, values)
         if plan_rank(snapshot, now, runs, placements, unplaced) <= plan_rank(snapshot, now, runs, greedy,
                                                                              greedy_unplaced):
             return Solution(placements, unplaced, model.grid, status, time.perf_counter() - started,
-                            len(model.cost))
+                            len(model.cost), gap)
         status = f"{status}, not better than the greedy plan"
     return Solution(greedy, greedy_unplaced, model.grid, f"greedy fallback: {status}", time.perf_counter() - started,
-                    len(model.cost))
+                    len(model.cost), gap)
 
 
 def plan_rank(snapshot: Snapshot, now: float, runs: tuple[Run, ...], placements, unplaced) -> tuple:
@@ -98,8 +99,8 @@ def plan_rank(snapshot: Snapshot, now: float, runs: tuple[Run, ...], placements,
 
 
 def _run_highs(highspy, model: Model, time_limit_s: float, start: dict[int, float]):
-    """(column values, status) or (None, why) when no feasible plan was found; `start` is a
-    (partial) plan's column values to begin from."""
+    """(column values, status, relative gap) or (None, why, gap) when no feasible plan was found;
+    `start` is a (partial) plan's column values to begin from."""
     import numpy as np
 
     h = _quiet(highspy)
@@ -127,12 +128,13 @@ def _run_highs(highspy, model: Model, time_limit_s: float, start: dict[int, floa
         h.setSolution(len(start), np.array(list(start), dtype=np.int32), np.array(list(start.values()), dtype=float))
     h.run()
     status = h.getModelStatus()
-    feasible = h.getInfo().primal_solution_status == 2  # kSolutionStatusFeasible
+    info = h.getInfo()
+    feasible, gap = info.primal_solution_status == 2, info.mip_gap  # 2: kSolutionStatusFeasible
     if status == highspy.HighsModelStatus.kOptimal:
-        return list(h.getSolution().col_value), "optimal"
+        return list(h.getSolution().col_value), "optimal", gap
     if status == highspy.HighsModelStatus.kTimeLimit and feasible:
-        return list(h.getSolution().col_value), f"time limit ({time_limit_s:g} s): best plan found"
-    return None, h.modelStatusToString(status).lower()
+        return list(h.getSolution().col_value), f"time limit ({time_limit_s:g} s): best plan found", gap
+    return None, h.modelStatusToString(status).lower(), None
 
 
 def _quiet(highspy):
