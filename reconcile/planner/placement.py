@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconcile.planner.grid import EPS, Grid, energy_between, footprint, peak_between, slot_count
+from reconcile.planner.placement_steps import Steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,29 +112,34 @@ def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int
     once begun it continues while each slot fits, then pauses for at least the minimum pause.
     `allowed` (ascending): the only slots whose capacity is not -inf, so a search can jump between them.
     """
+    return _place_slots(grid, capacity, shape, offset, lo, run, allowed, Steps(grid, shape, run))
+
+
+def _place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int, run: Pausable,
+                 allowed: list[int] | None, steps: Steps) -> list[Use]:
+    """`place_slots` with the run's per-progress quantities in `steps` (shared between attempts)."""
     uses: list[Use] = []
-    cache: dict = {}
     done, k = offset, lo
     on_for = run.on_for_s
     if on_for is None:
         k = max(k, grid.slot_at_or_after(run.off_until))
-    n = len(capacity)
+    n, pause = len(capacity), max(1, slot_count(run.min_pause_s, grid.slot_s))
     while done < run.duration_s - EPS and k < n:
         if on_for is None:
-            k = _next_room(grid, capacity, shape, done, k, allowed)
-            if k >= grid.horizon:
+            stretch = _next_stretch(grid, capacity, shape, done, k, run, allowed, steps)
+            if stretch is None:
                 break
-            stretch = _stretch(grid, capacity, shape, done, k, run, cache)
-            if isinstance(stretch, int):  # no room for a stretch from k: the next slot worth trying
-                k = stretch
-                continue
             uses.extend(stretch)
             done = stretch[-1].offset + stretch[-1].seconds
             k, on_for = stretch[-1].slot + 1, sum(u.seconds for u in stretch)
             continue
-        use = _slot_use(grid, shape, done, k)
+        if k == 0:
+            use = _slot_use(grid, shape, done, 0)
+        else:
+            seconds, peak, energy = steps.slot(done)
+            use = Use(k, done, seconds, peak, energy)
         if capacity[k] + EPS < use.peak:
-            on_for, k = None, k + max(1, slot_count(run.min_pause_s, grid.slot_s))
+            on_for, k = None, k + pause
             continue
         capacity[k] -= use.peak
         uses.append(use)
@@ -141,57 +147,69 @@ def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int
     return uses
 
 
-def _next_room(grid: Grid, capacity: list[float], shape, done: float, k: int, allowed: list[int] | None) -> int:
-    """The first slot from k with room for the run's next slot of profile (a cheap pre-check:
-    while a run is off its progress stands still, so that need is the same in every slot)."""
+def _next_stretch(grid: Grid, capacity: list[float], shape, done: float, k: int, run: Pausable,
+                  allowed: list[int] | None, steps: Steps) -> list[Use] | None:
+    """The first stretch (capacity taken) of an off run at progress `done` starting in [k, horizon).
+
+    A cheap pre-check first: while a run is off its progress stands still, so the room its next
+    slot needs is the same in every slot (a masked capacity is searched in `allowed` only). Then
+    the whole stretch; a slot too small for even its smallest need rules out every start that
+    would cover it (as in `first_fit`).
+    """
     if k == 0:
         if capacity[0] + EPS >= _slot_use(grid, shape, done, 0).peak:
-            return 0
+            uses = _stretch_uses(grid, shape, done, 0, run)
+            if uses[-1].slot < len(capacity) and all(capacity[u.slot] + EPS >= u.peak for u in uses):
+                occupy(capacity, uses)
+                return uses
         k = 1
-    need = peak_between(shape, done, min(done + grid.slot_s, shape.duration_s)) - EPS
-    horizon = grid.horizon
-    if allowed is not None:  # a masked capacity: only these slots can have room
-        for slot in allowed[bisect_left(allowed, k):]:
-            if slot >= horizon or capacity[slot] >= need:
-                return min(slot, horizon)
-        return horizon
-    while k < horizon and capacity[k] < need:
-        k += 1
-    return k
+    n = len(capacity)
+    need, horizon = steps.room(done), min(grid.horizon, n)  # a slot past the capacity ends the search too
+    template, needs, smallest = steps.stretch(done)
+    size = len(needs)
+    while True:
+        k = _next_room(capacity, need, k, horizon, allowed)
+        if k >= horizon:
+            return None
+        if k + size > n:
+            k += 1
+            continue
+        short = _short(capacity, k, needs)
+        if short >= 0:
+            k = k + short + 1 if capacity[k + short] < smallest else k + 1
+            continue
+        uses = [Use(k + j, at, *step) for j, (at, step) in enumerate(template)]
+        if uses[-1].slot >= n or any(capacity[u.slot] + EPS < u.peak for u in uses):
+            k += 1
+            continue
+        occupy(capacity, uses)
+        return uses
+
+
+def _next_room(capacity: list[float], need: float, k: int, horizon: int, allowed: list[int] | None) -> int:
+    """The first slot from k > 0 whose capacity reaches `need`, or the horizon."""
+    if allowed is None:
+        while k < horizon and capacity[k] < need:
+            k += 1
+        return k
+    for i in range(bisect_left(allowed, k), len(allowed)):
+        slot = allowed[i]
+        if slot >= horizon or capacity[slot] >= need:
+            return min(slot, horizon)
+    return horizon
+
+
+def _short(capacity: list[float], k: int, needs: list[float]) -> int:
+    """The first i at which a stretch from slot k lacks room (capacity below needs[i]), or -1."""
+    for i, need in enumerate(needs):
+        if capacity[k + i] < need:
+            return i
+    return -1
 
 
 def _slot_use(grid: Grid, shape, done: float, k: int) -> Use:
     length = min(grid.slot_s - (grid.lead if k == 0 else 0), shape.duration_s - done)
     return Use(k, done, length, peak_between(shape, done, done + length), energy_between(shape, done, done + length))
-
-
-def _stretch(grid, capacity, shape, done, k, run: Pausable, cache: dict) -> list[Use] | int:
-    """The uses of a new stretch from slot k long enough for the minimum run, if they all fit;
-    else the next slot a stretch may start in.
-
-    Away from slot 0 a stretch's uses depend only on `done`, so they are computed once per
-    progress value (`cache`) and only shifted to the slot being tried. A slot too small for even
-    the stretch's smallest need rules out every start that would cover it (as in `first_fit`).
-    """
-    if k == 0:
-        uses = _stretch_uses(grid, shape, done, 0, run)
-    else:
-        if done not in cache:
-            cache.clear()
-            template = _stretch_uses(grid, shape, done, 1, run)
-            needs = [u.peak - EPS for u in template]
-            cache[done] = (template, needs, min(needs))
-        template, needs, smallest = cache[done]
-        if k + len(needs) > len(capacity):
-            return k + 1
-        short = next((i for i, need in enumerate(needs) if capacity[k + i] < need), None)
-        if short is not None:
-            return k + short + 1 if capacity[k + short] < smallest else k + 1
-        uses = [Use(k + u.slot - 1, u.offset, u.seconds, u.peak, u.energy) for u in template]
-    if uses[-1].slot >= len(capacity) or any(capacity[u.slot] + EPS < u.peak for u in uses):
-        return k + 1
-    occupy(capacity, uses)
-    return uses
 
 
 def _stretch_uses(grid, shape, done, k, run: Pausable) -> list[Use]:
@@ -217,7 +235,8 @@ def place_slots_ranked(grid: Grid, capacity: list[float], shape, offset: float, 
     Within the allowed slots `place_slots` goes earliest first, so ties and leftovers go to the
     earlier slot and an unchanged problem gives an unchanged plan.
     """
-    soonest = place_slots(grid, list(capacity), shape, offset, lo, run)
+    steps = Steps(grid, shape, run)  # the same progress values come back in every attempt
+    soonest = _place_slots(grid, list(capacity), shape, offset, lo, run, None, steps)
     complete = soonest and soonest[-1].offset + soonest[-1].seconds >= run.duration_s - EPS
     ranked, cost = ranking() if complete and soonest[-1].slot < end else ([], [])
     worst = max(cost[u.slot] for u in soonest) if ranked else None
@@ -230,7 +249,7 @@ def place_slots_ranked(grid: Grid, capacity: list[float], shape, offset: float, 
         for k in ranked[:n]:
             masked[k] = capacity[k]
         first = lo if run.on_for_s is not None else max(lo, min(ranked[:n]))  # an off run waits anyway
-        uses = place_slots(grid, masked, shape, offset, first, run, sorted(ranked[:n]))
+        uses = _place_slots(grid, masked, shape, offset, first, run, sorted(ranked[:n]), steps)
         done = uses and uses[-1].offset + uses[-1].seconds >= run.duration_s - EPS
         return uses if done and uses[-1].slot < end else None
 
