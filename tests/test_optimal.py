@@ -246,3 +246,29 @@ def test_a_proven_plan_reports_its_gap_and_a_fallback_without_a_plan_reports_non
     assert 0.0 <= proven.gap < 1e-3  # proven: within a tenth of a cent of the bound on a plan of several cents
     monkeypatch.setattr(optimal, "_run_highs", lambda highspy, model, limit, start: (None, "time limit", None))
     assert solve(s, s.runs, now).gap is None
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_greedy_start_holds_where_the_model_is_exact(seed) -> None:
+    """Blocks and constant-power pausable runs are modelled exactly: the greedy plan breaks no row."""
+    s = random_snapshot(seed)
+    result = solve(s, s.runs, NOW.timestamp(), time_limit_s=30)
+    assert result.start_held is True
+
+
+def test_a_varying_pausable_profile_breaks_the_start_and_the_greedy_plan_still_floors_the_result() -> None:
+    """The model gives a pausable run the peak of its whole remaining profile in every slot: a
+    greedy plan running its light first quarters beside another load is then over the model's
+    capacity, so HiGHS gets no start; the solve says so and still ranks no worse than greedy."""
+    light_then_heavy = shape(500, 500, 2800, slot_s=900)
+    s = snap(run(1, light_then_heavy, interruptible=True, latest_end=NOW + 2 * HOUR, priority_class=9),
+             run(2, quarters(2000, 2), latest_end=NOW + 2 * HOUR, priority_class=1),
+             h=quarter_home(3000, hours=4, objective="asap"), price=PRICES)
+    now = NOW.timestamp()
+    greedy, unplaced, _grid = build_timetable(s, s.runs, now)
+    together = [p for p in greedy if p.start == NOW]
+    assert len(together) == 2  # both start now: 500 + 2000 W under 3000
+    result = solve(s, s.runs, now, time_limit_s=30)
+    assert result.start_held is False
+    assert optimal.plan_rank(s, now, s.runs, result.placements, result.unplaced) <= optimal.plan_rank(
+        s, now, s.runs, greedy, unplaced)

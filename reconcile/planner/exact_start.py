@@ -3,7 +3,8 @@
 Every discrete column is given a value, so HiGHS only has to check the start and compute the
 continuous ones (imports, energy counters), not search for a completion. A greedy plan the model
 cannot hold (its pausable runs are modelled more cautiously: the peak of the rest of the
-profile in every slot) is rejected by HiGHS, and the solve starts from nothing.
+profile in every slot) is rejected by HiGHS, and the solve starts from nothing;
+`start_violations` tells (the solve reports it).
 """
 
 from reconcile.planner.domain import Placement
@@ -29,6 +30,19 @@ def warm_start(model, placements: tuple[Placement, ...]) -> dict[int, float]:
             per_slot = [(k, seg.peak_w) for seg in planned[run_id].segments for k in _slots_of_segment(grid, seg)]
             values.update(warm_values(model, run_id, per_slot))
     return values
+
+
+def start_violations(model, values: dict[int, float]) -> int:
+    """How many rows the start breaks among those whose every column it sets (capacity, one
+    start per run, stretches): HiGHS rejects a start that breaks any, and the search then
+    begins from nothing (the greedy plan stays the fallback). Rows with a column the start
+    leaves to HiGHS (imports, energy counters) are not judged here."""
+    broken = 0
+    for lower, upper, columns, coefficients in model.rows:
+        if all(c in values for c in columns):
+            total = sum(values[c] * a for c, a in zip(columns, coefficients, strict=True))
+            broken += total < lower - 1e-6 or total > upper + 1e-6
+    return broken
 
 
 def _stretch_values(model, run_id: int, on: dict[int, int], used: set[int], drop: int) -> dict[int, float]:

@@ -23,7 +23,7 @@ from functools import partial
 from reconcile.errors import ReconcileError
 from reconcile.planner.domain import Placement, Plan, Run, Snapshot, Unplaced
 from reconcile.planner.exact import Model, build_model, decode, plan_cost
-from reconcile.planner.exact_start import warm_start
+from reconcile.planner.exact_start import start_violations, warm_start
 from reconcile.planner.grid import Grid
 from reconcile.planner.plan import plan
 from reconcile.planner.timetable import build_timetable
@@ -47,6 +47,7 @@ class Solution:
     seconds: float  # model building and solving
     variables: int
     gap: float | None = None  # HiGHS's relative gap between the plan and its bound when it stopped
+    start_held: bool | None = None  # the greedy start met the model's rows (else HiGHS searched without it)
 
 
 def plan_optimal(snapshot: Snapshot, now: datetime, *, time_limit_s: float = TIME_LIMIT_S) -> Plan:
@@ -77,16 +78,18 @@ def solve(snapshot: Snapshot, runs: tuple[Run, ...], now: float, *,
     started = time.perf_counter()
     greedy, greedy_unplaced, _grid = build_timetable(snapshot, runs, now)
     model = build_model(snapshot, runs, now)
-    values, status, gap = _run_highs(highspy, model, time_limit_s, warm_start(model, greedy))
+    start = warm_start(model, greedy)
+    held = not start_violations(model, start)
+    values, status, gap = _run_highs(highspy, model, time_limit_s, start)
     if values is not None:
         placements, unplaced = decode(model, runs, values)
         if plan_rank(snapshot, now, runs, placements, unplaced) <= plan_rank(snapshot, now, runs, greedy,
                                                                              greedy_unplaced):
             return Solution(placements, unplaced, model.grid, status, time.perf_counter() - started,
-                            len(model.cost), gap)
+                            len(model.cost), gap, held)
         status = f"{status}, not better than the greedy plan"
     return Solution(greedy, greedy_unplaced, model.grid, f"greedy fallback: {status}", time.perf_counter() - started,
-                    len(model.cost), gap)
+                    len(model.cost), gap, held)
 
 
 def plan_rank(snapshot: Snapshot, now: float, runs: tuple[Run, ...], placements, unplaced) -> tuple:
