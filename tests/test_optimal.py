@@ -272,3 +272,41 @@ def test_a_varying_pausable_profile_breaks_the_start_and_the_greedy_plan_still_f
     assert result.start_held is False
     assert optimal.plan_rank(s, now, s.runs, result.placements, result.unplaced) <= optimal.plan_rank(
         s, now, s.runs, greedy, unplaced)
+
+
+def varying_snapshot(seed: int):
+    """random_snapshot's mix, but the pausable runs are programs of random quarters, not constant chargers."""
+    rng = random.Random(seed)
+    runs = []
+    for i in range(1, rng.randint(2, 5) + 1):
+        n = rng.randint(2, 6)
+        watts = [rng.choice((300, 800, 1500, 2200)) for _ in range(n)]
+        interruptible = i <= 2
+        earliest = NOW + rng.choice((0, 1, 2)) * HOUR
+        runs.append(run(i, shape(*watts, peaks=tuple(w + rng.choice((0, 300)) for w in watts), slot_s=900),
+                        interruptible=interruptible, earliest_start=earliest,
+                        latest_end=earliest + n * QUARTER + rng.randint(1, 4) * HOUR, priority_class=rng.randint(1, 10),
+                        min_run_s=900 * rng.randint(0, 2) if interruptible else 0,
+                        min_pause_s=900 * rng.randint(0, 1) if interruptible else 0))
+    sun = [0, 500, 1500, 2500, 2000, 800]
+    pv = [interval(NOW + h * HOUR, NOW + (h + 1) * HOUR, w) for h, w in enumerate(sun)]
+    return snap(*runs, h=quarter_home(rng.choice((3000, 4500)), hours=8), price=PRICES, pv=pv)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_varying_pausable_programs_fit_the_capacity_and_rank_no_worse(seed) -> None:
+    """Modelled at the peak of their whole rest in every slot (cautious): whatever the start, the
+    plan fits and ranks no worse than the greedy one."""
+    s = varying_snapshot(seed)
+    now = NOW.timestamp()
+    exact = solve(s, s.runs, now, time_limit_s=30)
+    load: dict[int, float] = {}
+    for p in exact.placements:
+        r = next(r for r in s.runs if r.id == p.execution_id)
+        assert sum((x.end - x.start).total_seconds() for x in p.segments) == pytest.approx(r.shape.duration_s)
+        for k, watts in run_loads(s.home, NOW, r, p).items():
+            load[k] = load.get(k, 0.0) + watts
+    assert all(w <= slot_capacity(s, NOW, k) + TOL for k, w in load.items())
+    greedy, unplaced, _grid = build_timetable(s, s.runs, now)
+    assert optimal.plan_rank(s, now, s.runs, exact.placements, exact.unplaced) <= optimal.plan_rank(
+        s, now, s.runs, greedy, unplaced)
