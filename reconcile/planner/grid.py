@@ -120,17 +120,25 @@ def _sample(series: tuple[Interval, ...], points: list[float], default: float) -
 
 def peak_between(shape: Shape, a: float, b: float) -> float:
     """Highest instantaneous power of the profile between offsets `a` and `b` seconds."""
-    first = int(a // shape.slot_s)
-    last = min(len(shape.peaks), slot_count(b, shape.slot_s, noise=1e-9))
-    return max(shape.peaks[first:max(last, first + 1)])
+    return _peak(shape.peaks, shape.slot_s, a, b)
 
 
 def energy_between(shape: Shape, a: float, b: float) -> float:
     """Wh the profile draws between offsets `a` and `b` seconds."""
-    total, i = 0.0, int(a // shape.slot_s)
-    while i < len(shape.watts) and i * shape.slot_s < b:
-        overlap = min(b, (i + 1) * shape.slot_s) - max(a, i * shape.slot_s)
-        total += shape.watts[i] * overlap
+    return _energy(shape.watts, shape.slot_s, a, b)
+
+
+def _peak(peaks: tuple[float, ...], step: int, a: float, b: float) -> float:
+    first = int(a // step)
+    last = min(len(peaks), math.ceil(b / step - 1e-9))  # slot_count(b, step, noise=1e-9)
+    return max(peaks[first:max(last, first + 1)])
+
+
+def _energy(watts: tuple[float, ...], step: int, a: float, b: float) -> float:
+    total, i, count = 0.0, int(a // step), len(watts)
+    while i < count and i * step < b:
+        overlap = min(b, (i + 1) * step) - max(a, i * step)
+        total += watts[i] * overlap
         i += 1
     return total / 3600
 
@@ -147,10 +155,11 @@ def footprint(shape: Shape, offset: float, lead: float, slot_s: int) -> tuple[li
 @lru_cache(maxsize=4096)
 def _footprint(shape: Shape, offset: float, lead: float, slot_s: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     peaks, energies = [], []
+    duration, step = shape.duration_s, shape.slot_s  # read once: a slot's need is `_peak`/`_energy` inline
     a, slot_end = offset, offset + slot_s - lead
-    while a < shape.duration_s - EPS:
-        b = min(slot_end, shape.duration_s)
-        peaks.append(peak_between(shape, a, b))
-        energies.append(energy_between(shape, a, b))
+    while a < duration - EPS:
+        b = min(slot_end, duration)
+        peaks.append(_peak(shape.peaks, step, a, b))
+        energies.append(_energy(shape.watts, step, a, b))
         a, slot_end = b, slot_end + slot_s
     return tuple(peaks), tuple(energies)
