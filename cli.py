@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from reconcile.commands import homes, mqtt, plan_scenario, runs, setup_home, try_it, watch
+from reconcile.commands import appliances, homes, mqtt, plan_scenario, runs, setup_home, try_it, watch  # noqa: F401
 from reconcile.commands.base import global_options, option, say
 
 

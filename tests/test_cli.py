@@ -68,12 +68,13 @@ def test_appliance_add_list_show_remove(washer):
     wattplan("appliance", "add", "heater", "--interruptible", "--min-run", "5m", "--min-pause", "10m",
              "--priority-class", "3")
     assert lines(wattplan("appliance", "list").stdout) == (
-        "appliance  interruptible  min run  min pause  class  max delay  programs\n"
-        "heater     yes            5m       10m        3      -          -\n"
-        "washer     no             -        -          5      6h         eco\n")
+        "appliance  interruptible  power  min run  min pause  class  max delay  programs\n"
+        "heater     yes            -      5m       10m        3      -          -\n"
+        "washer     no             -      -        -          5      6h         eco\n")
     shown = json.loads(wattplan("appliance", "show", "washer", "--json").stdout)
     assert shown == {"name": "washer", "interruptible": False, "min_run_s": 0, "min_pause_s": 0,
-                     "priority_class": 5, "max_delay_s": 21600,
+                     "priority_class": 5, "max_delay_s": 21600, "min_power_w": None, "max_power_w": None,
+                     "power_step_w": None, "relay": None,
                      "programs": [{"appliance": "washer", "name": "eco", "slot_s": 5400, "duration_s": 5400,
                                    "energy_wh": 3000.0, "peak_w": 2000.0, "source": None}]}
     assert wattplan("appliance", "remove", "heater").stdout == "removed appliance 'heater'\n"

@@ -1,4 +1,4 @@
-"""MQTT and Home Assistant: `mqtt set|show|off|rejected`, `appliance set --relay`, `guard`, and the
+"""MQTT and Home Assistant: `mqtt set|show|off|rejected`, `guard`, and the
 tick's MQTT path (`mqtt_tick`). The adapters (and paho-mqtt) are imported only inside the commands
 and only for a home with MQTT configured, so a tick without MQTT costs what it did before.
 """
@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from reconcile.commands.base import Json, Panel, clock, command, emit, home_name, option, say, seconds, session
-from reconcile.commands.setup_home import appliance_app
 from reconcile.errors import ExitStatus, ReconcileError
 
 PANEL = Panel("MQTT and Home Assistant")
@@ -116,23 +115,6 @@ def mqtt_rejected(as_json: Json = False) -> None:
     for row in data or [None]:
         say("no rejected commands" if row is None else
             f"{row['received_at']:%Y-%m-%d %H:%M:%S}Z {row['topic']}: {row['reason']} (payload {row['payload']!r})")
-
-
-@command(appliance_app, "set")
-def appliance_set(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="The appliance.")],
-    relay: Annotated[str, option("SPEC", "tasmota:TOPIC, shelly:ID or mqtt:TOPIC:ON:OFF: the tick switches "
-                                         "this relay itself; none: no relay.")],
-) -> None:
-    """Change an appliance's settings: the relay the tick switches over MQTT."""
-    from reconcile.adapters.mqtt.relays import parse_relay
-    from reconcile.shell.catalog import find_appliance
-    from reconcile.shell.store import load_home
-
-    spec = None if relay == "none" else parse_relay(relay)
-    with session() as s:
-        find_appliance(s, load_home(s).id, name).relay = spec
-    say(f"{name}: relay {spec or 'none'}")
 
 
 @PANEL.command()

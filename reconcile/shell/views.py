@@ -53,6 +53,10 @@ class ApplianceView:
     min_pause_s: int
     priority_class: int
     max_delay_s: int | None
+    min_power_w: float | None  # a modulating appliance's range and step (None: on/off)
+    max_power_w: float | None
+    power_step_w: float | None
+    relay: str | None  # the relay the tick switches over MQTT
     programs: tuple[ProfileView, ...]
 
 
@@ -177,7 +181,8 @@ def appliances(session: Session, name: str | None = None) -> list[ApplianceView]
     for program in profiles(session, name):
         programs.setdefault(program.appliance, []).append(program)
     return [ApplianceView(a.name, a.interruptible, a.min_run_s, a.min_pause_s, a.priority_class,
-                          a.max_delay_s, tuple(programs.get(a.name, ())))
+                          a.max_delay_s, a.min_power_w, a.max_power_w, a.power_step_w, a.relay,
+                          tuple(programs.get(a.name, ())))
             for a in session.execute(query).scalars()]
 
 
