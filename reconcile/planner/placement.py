@@ -48,7 +48,8 @@ def first_fit(capacity: list[float], first: list[float], rest: list[float], lo: 
     """Earliest slot k in [lo, hi) where the footprint fits (`first` is used when k == 0).
 
     After a misfit at j, if that slot's capacity is below the footprint's smallest peak, no
-    start up to k + j can fit either, so the search jumps past it.
+    start up to k + j can fit either, so the search jumps past it; otherwise past the next starts
+    that would meet that slot with a need above its capacity.
     """
     k = lo
     if k == 0 and hi > 0:
@@ -63,7 +64,7 @@ def first_fit(capacity: list[float], first: list[float], rest: list[float], lo: 
         j = misfit(capacity, k, rest)
         if j is None:
             return k
-        k = k + j + 1 if capacity[k + j] + EPS < smallest else k + 1
+        k += _skip(capacity[k + j] + EPS, j, rest, smallest)
     return None
 
 
@@ -166,45 +167,44 @@ def _next_stretch(grid: Grid, capacity: list[float], shape, done: float, k: int,
     n = len(capacity)
     need, horizon = steps.room(done), min(grid.horizon, n)  # a slot past the capacity ends the search too
     template, needs, smallest = steps.stretch(done)
-    size = len(needs)
+    size, pos = len(needs), bisect_left(allowed, k) if allowed is not None else 0
+    ends = len(allowed) if allowed is not None else 0
     while True:
-        k = _next_room(capacity, need, k, horizon, allowed)
+        if allowed is None:
+            while k < horizon and capacity[k] < need:
+                k += 1
+        else:  # only the allowed slots have capacity: step between them
+            while pos < ends and (allowed[pos] < k or (allowed[pos] < horizon and capacity[allowed[pos]] < need)):
+                pos += 1
+            k = min(allowed[pos], horizon) if pos < ends else horizon
         if k >= horizon:
             return None
         if k + size > n:
             k += 1
             continue
-        short = _short(capacity, k, needs)
-        if short >= 0:
-            k = k + short + 1 if capacity[k + short] < smallest else k + 1
-            continue
-        uses = [Use(k + j, at, *step) for j, (at, step) in enumerate(template)]
-        if uses[-1].slot >= n or any(capacity[u.slot] + EPS < u.peak for u in uses):
+        for i in range(size):
+            if capacity[k + i] < needs[i]:
+                break
+        else:
+            uses = [Use(k + j, at, *step) for j, (at, step) in enumerate(template)]
+            if uses[-1].slot < n and all(capacity[u.slot] + EPS >= u.peak for u in uses):
+                occupy(capacity, uses)
+                return uses
             k += 1
             continue
-        occupy(capacity, uses)
-        return uses
+        k += _skip(capacity[k + i], i, needs, smallest)
 
 
-def _next_room(capacity: list[float], need: float, k: int, horizon: int, allowed: list[int] | None) -> int:
-    """The first slot from k > 0 whose capacity reaches `need`, or the horizon."""
-    if allowed is None:
-        while k < horizon and capacity[k] < need:
-            k += 1
-        return k
-    for i in range(bisect_left(allowed, k), len(allowed)):
-        slot = allowed[i]
-        if slot >= horizon or capacity[slot] >= need:
-            return min(slot, horizon)
-    return horizon
-
-
-def _short(capacity: list[float], k: int, needs: list[float]) -> int:
-    """The first i at which a stretch from slot k lacks room (capacity below needs[i]), or -1."""
-    for i, need in enumerate(needs):
-        if capacity[k + i] < need:
-            return i
-    return -1
+def _skip(room: float, i: int, needs: list[float], smallest: float) -> int:
+    """How far a start may move on after its need i found only `room` (capacity, compared as the
+    caller compares it): the next starts that would meet that slot with a need above `room` fail
+    there too, and with a room below every need, all the starts that cover the slot do."""
+    if room < smallest:
+        return i + 1
+    d = 1
+    while d <= i and room < needs[i - d]:
+        d += 1
+    return d
 
 
 def _slot_use(grid: Grid, shape, done: float, k: int) -> Use:
