@@ -20,6 +20,7 @@ k to k + 1 only through the slots where the per-slot cost function changes (a pr
 step), so the work is (steps in the window) × (run length), not (window) × (run length).
 """
 
+from bisect import bisect_left
 from itertools import accumulate, compress, repeat
 from operator import add, lt, mul, ne
 
@@ -137,17 +138,35 @@ def sweep_costs(energies: list[int], weights: list[int], surplus: list[int], a: 
     steps = compress(range(a + 1, b + n), map(ne, kinds[1:], kinds[:-1]))
     delta = [0] * (b - a)  # delta[i] = cost(a + i + 1) − cost(a + i)
     backwards = energies[::-1]
+    order = sorted(range(n), key=backwards.__getitem__, reverse=True)  # largest energies first
+    below = [-backwards[r] for r in order]  # ascending: bisect counts the energies above a surplus
     for t in steps:
         (w1, s1), (w0, s0) = kinds[t - a], kinds[t - a - 1]
         i0, i1 = max(0, t - n - a), min(b - a - 1, t - 1 - a)  # starts k = a + i that see step t
         r0 = a + i0 - (t - n)  # energy index t − 1 − k, read backwards
-        part = backwards[r0:r0 + i1 - i0 + 1]
         if s0 == s1 == 0:
-            change = map(mul, part, repeat(w1 - w0))
+            change = map(mul, backwards[r0:r0 + i1 - i0 + 1], repeat(w1 - w0))
         else:
-            change = [(w1 * (e - s1) if e > s1 else 0) - (w0 * (e - s0) if e > s0 else 0) for e in part]
+            above = bisect_left(below, -min(s0, s1))  # only energies above a surplus cost anything there
+            if 3 * above < i1 - i0 + 1:
+                _sparse_step(delta, backwards, order[:above], r0, i1 - i0 + 1 + r0, i0 - r0, (w0, s0, w1, s1))
+                continue
+            change = [(w1 * (e - s1) if e > s1 else 0) - (w0 * (e - s0) if e > s0 else 0)
+                      for e in backwards[r0:r0 + i1 - i0 + 1]]
         delta[i0:i1 + 1] = map(add, delta[i0:i1 + 1], change)
     return list(accumulate(delta, initial=start))
+
+
+def _sparse_step(delta: list[int], backwards: list[int], above: list[int], r0: int, r1: int, shift: int,
+                 kinds: tuple[int, int, int, int]) -> None:
+    """A step's change where few energies exceed the smaller surplus (the others cost nothing on
+    either side of it): only those energies' starts are updated. Integers: the order of the
+    additions does not matter."""
+    w0, s0, w1, s1 = kinds
+    for r in above:
+        if r0 <= r < r1:
+            e = backwards[r]
+            delta[r + shift] += (w1 * (e - s1) if e > s1 else 0) - (w0 * (e - s0) if e > s0 else 0)
 
 
 def slot_ranking(objective: str, grid: Grid, capacity: list[float], run: Run, done: float,
