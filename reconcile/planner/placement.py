@@ -9,7 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from reconcile.planner.grid import EPS, Grid, energy_between, footprint, peak_between, slot_count
+from reconcile.planner.placement_scan import Candidates
 from reconcile.planner.placement_steps import Steps
+
+NEAR = 16  # slots `first_fit` tries one by one before it skips by a mask
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,24 +50,26 @@ def contiguous_uses(grid: Grid, k: int, shape, offset: float, footprint_: tuple)
 def first_fit(capacity: list[float], first: list[float], rest: list[float], lo: int, hi: int) -> int | None:
     """Earliest slot k in [lo, hi) where the footprint fits (`first` is used when k == 0).
 
-    After a misfit at j, if that slot's capacity is below the footprint's smallest peak, no
-    start up to k + j can fit either, so the search jumps past it; otherwise past the next starts
-    that would meet that slot with a need above its capacity.
+    The first few slots are tried one by one (a run often fits at once); past them the search
+    skips in C to the starts where the heavy opening needs all have room
+    (`placement_scan.Candidates`), which finds the same start.
     """
     k = lo
     if k == 0 and hi > 0:
         if misfit(capacity, 0, first) is None:
             return 0
         k = 1
-    smallest, head = min(rest), rest[0] - EPS
-    while k < hi:
-        if capacity[k] < head:  # the common failure, checked without a call
-            k += 1
-            continue
-        j = misfit(capacity, k, rest)
-        if j is None:
+    head, near = rest[0] - EPS, min(hi, k + NEAR)
+    while k < near:
+        if capacity[k] >= head and misfit(capacity, k, rest) is None:  # `capacity < head` rules k out
             return k
-        k += _skip(capacity[k + j] + EPS, j, rest, smallest)
+        k += 1
+    candidates = Candidates(capacity, rest, hi)
+    k = candidates.next(k)
+    while k < hi:
+        if capacity[k] >= head and misfit(capacity, k, rest) is None:
+            return k
+        k = candidates.next(k + 1)
     return None
 
 
@@ -152,10 +157,11 @@ def _next_stretch(grid: Grid, capacity: list[float], shape, done: float, k: int,
                   allowed: list[int] | None, steps: Steps) -> list[Use] | None:
     """The first stretch (capacity taken) of an off run at progress `done` starting in [k, horizon).
 
-    A cheap pre-check first: while a run is off its progress stands still, so the room its next
-    slot needs is the same in every slot (a masked capacity is searched in `allowed` only). Then
-    the whole stretch; a slot too small for even its smallest need rules out every start that
-    would cover it (as in `first_fit`).
+    Cheap pre-checks first: while a run is off its progress stands still, so its stretch needs
+    the same in every slot; the search skips to where the stretch's heavy needs may have room
+    (`placement_scan.Candidates`) or, in a masked capacity, steps through `allowed` only, and
+    then wants room for the next slot of profile. Then the whole stretch; a too-small slot rules
+    out the next starts that would meet it with a larger need (as in `first_fit`).
     """
     if k == 0:
         if capacity[0] + EPS >= _slot_use(grid, shape, done, 0).peak:
@@ -169,10 +175,13 @@ def _next_stretch(grid: Grid, capacity: list[float], shape, done: float, k: int,
     template, needs, smallest = steps.stretch(done)
     size, pos = len(needs), bisect_left(allowed, k) if allowed is not None else 0
     ends = len(allowed) if allowed is not None else 0
+    candidates = Candidates(capacity, needs, horizon) if allowed is None else None
     while True:
-        if allowed is None:
-            while k < horizon and capacity[k] < need:
+        if candidates is not None:  # whole capacity: skip in C to where the heavy needs may fit
+            k = candidates.next(k)
+            if k < horizon and capacity[k] < need:
                 k += 1
+                continue
         else:  # only the allowed slots have capacity: step between them
             while pos < ends and (allowed[pos] < k or (allowed[pos] < horizon and capacity[allowed[pos]] < need)):
                 pos += 1
