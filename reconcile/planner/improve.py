@@ -92,8 +92,6 @@ def improve_timetable(grid: Grid, capacity: list[float], uses: dict[int, list[Us
 
     def fresh(run: Run, free: list[float]) -> list[Use] | None:
         taken = {u.slot for other in same[run.appliance] if other != run.id for u in uses.get(other, ())}
-        if run.interruptible:  # nor may the pass start one now: it would not claim as a starter
-            taken.add(0)
         return place(run, [CLOSED if k in taken else c for k, c in enumerate(free)] if taken else list(free))
 
     board = Board(grid, capacity, uses, fresh, lambda r: objective[r.id], end, incumbent)

@@ -23,6 +23,7 @@ from reconcile.planner.placement import (
     place_slots_ranked,
 )
 from reconcile.planner.priority import claim_order
+from reconcile.planner.starters import may_start_now, new_starters
 from reconcile.planner.states import progress_at
 
 
@@ -51,29 +52,68 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
             occupy(capacity, head)
             uses[run.id] = head
             busy.setdefault(run.appliance, set()).update(u.slot for u in head)
-    unplaced = []
+    unplaced, fixed = [], {}
     charging = Filler(grid, capacity, modulating, now, snapshot.home.objective)
     for level in _levels(runs, now):
         charging.before(level)  # modulating runs of a higher priority take their power first
         starters: set[int] = set()  # pausable runs that start now and keep their first stretch
-        maybe = any(r.interruptible and r.state != "running" and _may_start_now(grid, capacity, r, now) for r in level)
+        maybe = any(r.interruptible and r.state != "running" and may_start_now(grid, capacity, r, now) for r in level)
         while True:  # again only when a run starting now was planned to yield to an equal (rare)
             saved = (list(capacity), dict(uses), {a: set(s) for a, s in busy.items()}) if maybe else None
             later = _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, snapshot.home.objective,
-                                 incumbent)
-            new = _new_starters(grid, capacity, uses, level, starters, later, snapshot.home.objective) if maybe else ()
+                                 incumbent, fixed)
+            new = new_starters(grid, capacity, uses, level, starters, later, snapshot.home.objective) if maybe else ()
             if not new:
                 break
             capacity[:], uses, busy = saved
+            fixed = {run_id: kept for run_id, kept in fixed.items() if all(run_id != r.id for r in level)}
             unplaced = [u for u in unplaced if all(u.execution_id != r.id for r in level)]
             starters.update(new)
-    improve_timetable(grid, capacity, uses, runs, now, snapshot.home.objective, incumbent,  # joint placement
-                      lambda run, free: _place(grid, free, run, now, [], snapshot.home.objective),
-                      lambda run: window_end(grid, run))
+    _improve(grid, capacity, uses, runs, now, snapshot.home.objective, incumbent, fixed)
     placements = tuple(placement_of(grid, run, uses[run.id]) for run in runs if uses.get(run.id))
     more, short = charging.rest()  # the other modulating runs, in what is left
     placements, unplaced = placements + more, [*unplaced, *short]
     return placements, tuple(unplaced), grid
+
+
+def _improve(grid: Grid, capacity: list[float], uses: dict[int, list[Use]], runs: tuple[Run, ...], now: float,
+             objective: str, incumbent: dict[int, list[int]], fixed: dict[int, list[Use]]) -> None:
+    """The joint pass (`planner.improve`) over what may still move: each pausable run that keeps
+    running from now (`fixed`: its committed head and current stretch) is given to it as the
+    paused run it will be when that stretch ends, with only the rest of its plan; a running run
+    planned to pause now as the paused run it will be. So the pass sees a run the same before and
+    after it starts, resumes or pauses, and a plan does not change only because a run did."""
+    rest = dict(uses)
+    seen = []
+    for run in runs:
+        kept = fixed.get(run.id)
+        if kept and run.interruptible:
+            rest[run.id] = uses[run.id][len(kept):]
+            run = _paused_after(grid, run, kept)
+        elif run.state == "running" and run.interruptible:
+            run = _paused(run, now)
+        seen.append(run)
+    improve_timetable(grid, capacity, rest, tuple(seen), now, objective, incumbent,
+                      partial(_replace, grid, now=now, objective=objective), lambda run: window_end(grid, run))
+    for run_id, kept in fixed.items():
+        rest[run_id] = kept + rest.get(run_id, [])
+    uses.update(rest)
+
+
+def _paused_after(grid: Grid, run: Run, kept: list[Use]) -> Run:
+    """`run` as it will be when the stretch it keeps running (`kept`, from now) ends."""
+    end = datetime.fromtimestamp(grid.start_of(kept[-1].slot + 1), UTC)
+    return replace(run, state="paused", state_since=end, earliest_start=max(end, run.earliest_start),
+                   progress_s=kept[-1].offset + kept[-1].seconds)
+
+
+def _replace(grid: Grid, run: Run, free: list[float], now: float, objective: str) -> list[Use] | None:
+    """The joint pass's fresh placement of a waiting run, or None where it may not go: a pausable
+    run it would start now (it would not have claimed as a starter, `_claims`, so the next tick
+    would plan its first stretch differently). Closing slot 0 instead would let the pass plan it
+    for slot 1, and then for the next slot 1 at every tick."""
+    uses = _place(grid, list(free), run, now, [], objective)
+    return None if run.interruptible and uses and uses[0].slot == 0 else uses
 
 
 def _levels(runs: tuple[Run, ...], now: float) -> list[list[Run]]:
@@ -85,8 +125,10 @@ def _levels(runs: tuple[Run, ...], now: float) -> list[list[Run]]:
     return [levels[key] for key in sorted(levels)]
 
 
-def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, objective, incumbent) -> list[tuple]:
-    """Place one priority level (see `_claims`); returns the later claims in order: (run, uses)."""
+def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, objective, incumbent,
+                 fixed) -> list[tuple]:
+    """Place one priority level (see `_claims`); returns the later claims in order: (run, uses).
+    `fixed` gets what each pausable run keeps running from now: its committed head and stretch."""
     later = []
     for _key, run, current in _claims(level, now, starters):
         head = uses.get(run.id, [])
@@ -95,11 +137,13 @@ def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, obj
             going = run if run.state == "running" else _started(run, now)
             stretch = _for_appliance(capacity, taken, partial(_current_stretch, grid, run=going, now=now, head=head,
                                                               objective=objective, keep=incumbent.get(run.id)))
-            uses[run.id] = head + stretch
+            uses[run.id] = fixed[run.id] = head + stretch
             busy[run.appliance].update(u.slot for u in stretch)
             continue
         if head and run.state != "running":  # it starts now: what follows its stretch continues it
             run = _started(run, now)
+        elif not head and run.state == "running" and run.interruptible:  # it pauses now: plan the rest
+            run = _paused(run, now)  # as the paused run the next tick will see
         rest = _for_appliance(capacity, taken, partial(_place, grid, run=run, now=now, head=head,
                                                        objective=objective, keep=incumbent.get(run.id)))
         if rest is None:
@@ -109,42 +153,6 @@ def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, obj
             busy[run.appliance].update(u.slot for u in rest)
             later.append((run.id, rest))
     return later
-
-
-def _new_starters(grid, capacity, uses, level, starters, later, objective) -> set[int]:
-    """Pausable runs of `level` planned to start now that must claim as starters (see `_claims`):
-    once running, a run keeps running until it would pause anyway, so the plan that starts it must
-    already give it that stretch, or the next tick would plan it differently with no new input.
-
-    Under a cost objective a run is planned in its cheapest slots and may be planned to pause
-    after slot 0 for price alone, which it will not do once running: every such run becomes a
-    starter. Under `asap` its first stretch is already as long as it can be, except where an
-    equal priority claimed before it (`_yields_to_an_equal`)."""
-    costly = {run.id for run in level if run.interruptible and run.state != "running" and run.id not in starters
-              and (run.objective or objective) != "asap" and uses.get(run.id) and uses[run.id][0].slot == 0}
-    if costly:
-        return costly
-    starter = _yields_to_an_equal(grid, capacity, uses, level, starters, later)
-    return set() if starter is None else {starter}
-
-
-def _yields_to_an_equal(grid, capacity, uses, level, starters, later) -> int | None:
-    """A pausable run of `level` planned to start now whose first stretch stops where an equal
-    priority claimed before it: once running it would not yield, so it must claim as a starter."""
-    for run in level:
-        got = uses.get(run.id)
-        if not run.interruptible or run.state == "running" or run.id in starters or not got or got[0].slot:
-            continue
-        stop = next((i for i, u in enumerate(got) if u.slot != i), len(got))
-        done = got[stop - 1].offset + got[stop - 1].seconds
-        if stop >= len(capacity) or done >= run.shape.duration_s - EPS:
-            continue
-        before = next(i for i, (rid, _uses) in enumerate(later) if rid == run.id)
-        freed = sum(u.peak for _rid, claimed in later[:before] for u in claimed if u.slot == stop)
-        need = peak_between(run.shape, done, min(done + grid.slot_s, run.shape.duration_s))
-        if freed > EPS and capacity[stop] + freed + EPS >= need:
-            return run.id
-    return None
 
 
 CLOSED = -1e12  # W: a slot no run can use (finite: cost objectives do integer arithmetic on capacity)
@@ -200,19 +208,14 @@ def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, he
     return stretch
 
 
-def _may_start_now(grid: Grid, capacity: list[float], run: Run, now: float) -> bool:
-    """A quick necessary condition for starting or resuming `run` in slot 0 (most runs fail it)."""
-    if run.earliest_start.timestamp() > now:
-        return False
-    if run.state == "paused" and (run.state_since.timestamp() if run.state_since else now) + run.min_pause_s > now:
-        return False
-    first = min(grid.slot_s - grid.lead, run.shape.duration_s - run.progress_s)
-    return peak_between(run.shape, run.progress_s, run.progress_s + first) <= capacity[0] + EPS
-
-
 def _started(run: Run, now: float) -> Run:
     """`run` as it will be once started or resumed at `now`."""
     return replace(run, state="running", state_since=datetime.fromtimestamp(now, UTC))
+
+
+def _paused(run: Run, now: float) -> Run:
+    """`run` as it will be once paused at `now`."""
+    return replace(run, state="paused", state_since=datetime.fromtimestamp(now, UTC), progress_s=progress_at(run, now))
 
 
 def committed_head(grid: Grid, run: Run, now: float) -> list[Use]:
