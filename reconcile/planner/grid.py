@@ -154,8 +154,14 @@ def footprint(shape: Shape, offset: float, lead: float, slot_s: int) -> tuple[li
 
 @lru_cache(maxsize=4096)
 def _footprint(shape: Shape, offset: float, lead: float, slot_s: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    peaks, energies = [], []
     duration, step = shape.duration_s, shape.slot_s  # read once: a slot's need is `_peak`/`_energy` inline
+    if lead == 0 and slot_s == step and offset % step == 0 and 0 <= offset < duration and len(shape.peaks) == len(
+            shape.watts):
+        # On the profile's own slots, whole seconds: each slot is one profile slot, its peak that
+        # slot's and its energy `_energy`'s one term, computed alike (so the same floats).
+        first = int(offset // step)
+        return shape.peaks[first:], tuple([(0.0 + w * step) / 3600 for w in shape.watts[first:]])
+    peaks, energies = [], []
     a, slot_end = offset, offset + slot_s - lead
     while a < duration - EPS:
         b = min(slot_end, duration)
