@@ -88,7 +88,10 @@ def _improve(grid: Grid, capacity: list[float], uses: dict[int, list[Use]], runs
     for run in runs:
         kept = fixed.get(run.id)
         if kept and run.interruptible:
-            rest[run.id] = uses[run.id][len(kept):]
+            # Its kept stretch stays in the plan as a run of its own that the pass cannot move (it
+            # runs, uninterruptible), so the appliance's other runs still keep out of its slots.
+            rest[run.id], rest[-run.id] = uses[run.id][len(kept):], kept
+            seen.append(replace(run, id=-run.id, interruptible=False, state="running"))
             run = _paused_after(grid, run, kept)
         elif run.state == "running" and run.interruptible:
             run = _paused(run, now)
@@ -97,6 +100,7 @@ def _improve(grid: Grid, capacity: list[float], uses: dict[int, list[Use]], runs
                       partial(_replace, grid, now=now, objective=objective), lambda run: window_end(grid, run))
     for run_id, kept in fixed.items():
         rest[run_id] = kept + rest.get(run_id, [])
+        rest.pop(-run_id, None)
     uses.update(rest)
 
 
