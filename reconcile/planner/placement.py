@@ -253,12 +253,14 @@ def place_slots_ranked(grid: Grid, capacity: list[float], shape, offset: float, 
         occupy(capacity, soonest)
         return soonest
 
+    blank = [-math.inf] * len(capacity)
+
     def attempt(n: int) -> list[Use] | None:
-        masked = [-math.inf] * len(capacity)
-        for k in ranked[:n]:
+        allowed, masked = sorted(ranked[:n]), blank[:]
+        for k in allowed:
             masked[k] = capacity[k]
-        first = lo if run.on_for_s is not None else max(lo, min(ranked[:n]))  # an off run waits anyway
-        uses = _place_slots(grid, masked, shape, offset, first, run, sorted(ranked[:n]), steps)
+        first = lo if run.on_for_s is not None else max(lo, allowed[0])  # an off run waits anyway
+        uses = _place_slots(grid, masked, shape, offset, first, run, allowed, steps)
         done = uses and uses[-1].offset + uses[-1].seconds >= run.duration_s - EPS
         return uses if done and uses[-1].slot < end else None
 
