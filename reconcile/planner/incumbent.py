@@ -8,6 +8,12 @@ cheapest price (docs/objectives.md, "Stability"). The incumbent is also dropped 
 longer whole, or later than the new placement. So with no new input, a planned start changes only
 when the slots it had are gone or a clearly better plan appears, never back and forth over ties
 and rounding. `asap` needs no incumbent: its first fit is stable by itself.
+
+The real-gain move is made here for a running run only. A waiting run keeps its incumbent here
+while it is whole and no later; the joint placement (`improve`) moves it for a real gain with all
+the waiting runs priced together. Were it moved here for its own gain, the greedy pass (placing
+it before the runs that claim after it, their slots still free) would undo the joint pass's
+swaps at every other tick and planned starts would go back and forth.
 """
 
 import math
@@ -83,7 +89,7 @@ def no_worse(kept: list[Use] | None, fresh: list[Use] | None, end: int) -> bool:
 def keep_block(objective: str, grid: Grid, capacity: list[float], run, done: float, lo: int, slots: list[int],
                end: int) -> list[Use] | None:
     """`place_block_by`, but an uninterrupted run stays at its incumbent start while it fits there
-    and moving gains too little; capacity taken."""
+    (and, were it running, while moving gains too little: see the module); capacity taken."""
     fresh = place_block_by(objective, grid, list(capacity), run, done, lo)
     k = slots[0]
     kept = None
@@ -92,7 +98,8 @@ def keep_block(objective: str, grid: Grid, capacity: list[float], run, done: flo
         if k + len(peaks) <= len(capacity) and misfit(capacity, k, peaks) is None:
             kept = contiguous_uses(grid, k, run.shape, done, (peaks, energies))
     chosen = fresh
-    if no_worse(kept, fresh, end) and not (fresh and worth_moving(objective, grid, capacity, kept, fresh)):
+    if no_worse(kept, fresh, end) and (run.state != "running" or not (fresh and worth_moving(
+            objective, grid, capacity, kept, fresh))):
         chosen = kept
     if chosen:
         occupy(capacity, chosen)
@@ -102,7 +109,7 @@ def keep_block(objective: str, grid: Grid, capacity: list[float], run, done: flo
 def keep_slots(objective: str, grid: Grid, capacity: list[float], shape, done: float, lo: int, run: Pausable,
                ranking, end: int, slots: list[int]) -> list[Use]:
     """`place_slots_ranked`, but a pausable run keeps its incumbent slots while they still hold
-    the rest of it and moving gains too little; capacity taken."""
+    the rest of it (and, when running, while moving gains too little: see the module); capacity taken."""
     fresh = place_slots_ranked(grid, list(capacity), shape, done, lo, run, ranking, end)
     masked = [-math.inf] * len(capacity)
     for k in slots:
@@ -110,7 +117,8 @@ def keep_slots(objective: str, grid: Grid, capacity: list[float], shape, done: f
             masked[k] = capacity[k]
     kept = place_slots(grid, masked, shape, done, lo, run, sorted({k for k in slots if k >= lo}))
     chosen = fresh
-    if no_worse(kept, fresh, end) and not (fresh and worth_moving(objective, grid, capacity, kept, fresh)):
+    if no_worse(kept, fresh, end) and (run.on_for_s is None or not (fresh and worth_moving(
+            objective, grid, capacity, kept, fresh))):
         chosen = kept
     occupy(capacity, chosen)
     return chosen
