@@ -30,6 +30,7 @@ from reconcile.planner.placement import Use, contiguous_uses, first_fit, misfit,
 
 MWH = 1000  # energies as integer mWh
 PRICE_UNITS = 10**6  # prices per kWh as integer millionths (small ints: fast and exact)
+SPARSE = 32  # run slots from which `sweep_costs` may update only the energies above a surplus
 
 
 def window_last_start(grid: Grid, run: Run, done: float) -> int:
@@ -138,8 +139,10 @@ def sweep_costs(energies: list[int], weights: list[int], surplus: list[int], a: 
     steps = compress(range(a + 1, b + n), map(ne, kinds[1:], kinds[:-1]))
     delta = [0] * (b - a)  # delta[i] = cost(a + i + 1) − cost(a + i)
     backwards = energies[::-1]
-    order = sorted(range(n), key=backwards.__getitem__, reverse=True)  # largest energies first
-    below = [-backwards[r] for r in order]  # ascending: bisect counts the energies above a surplus
+    # largest energies first, and (ascending) their negatives, to count those above a surplus; a
+    # short run (15-minute slots) has too few energies for the sparse update to pay
+    order = sorted(range(n), key=backwards.__getitem__, reverse=True) if n >= SPARSE else []
+    below = [-backwards[r] for r in order]
     for t in steps:
         (w1, s1), (w0, s0) = kinds[t - a], kinds[t - a - 1]
         i0, i1 = max(0, t - n - a), min(b - a - 1, t - 1 - a)  # starts k = a + i that see step t
@@ -147,7 +150,7 @@ def sweep_costs(energies: list[int], weights: list[int], surplus: list[int], a: 
         if s0 == s1 == 0:
             change = map(mul, backwards[r0:r0 + i1 - i0 + 1], repeat(w1 - w0))
         else:
-            above = bisect_left(below, -min(s0, s1))  # only energies above a surplus cost anything there
+            above = bisect_left(below, -min(s0, s1)) if order else n  # only those cost anything there
             if 3 * above < i1 - i0 + 1:
                 _sparse_step(delta, backwards, order[:above], r0, i1 - i0 + 1 + r0, i0 - r0, (w0, s0, w1, s1))
                 continue
