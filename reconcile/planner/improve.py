@@ -37,7 +37,7 @@ from reconcile.planner.priority import claim_order
 # bench/gap.py's scenarios and bench/plan_bench.py's cases (BENCHMARKS.md).
 MAX_ROUNDS = 4  # passes over all runs; a pass that changes nothing ends it
 PARTNERS = 4  # swap partners tried per run: the nearest later claims whose windows meet
-WORK_PER_RUN = 4  # placements tried per movable run, all rounds together ...
+WORK_PER_RUN = 3  # placements tried per movable run, all rounds together ...
 # ... and at most this many slots scanned in all (a placement scans its window, a block run's
 # window times its length): 1-minute slots or a thousand runs get as many tries as this allows,
 # so the pass adds a bounded amount of work to a tick.
