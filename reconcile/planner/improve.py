@@ -47,10 +47,9 @@ CLOSED = -1e12  # W: a slot another run of the same appliance holds (as in `time
 
 
 def improve_timetable(grid: Grid, capacity: list[float], uses: dict[int, list[Use]], runs, now: float,
-                      home_objective: str, incumbent: dict[int, list[int]], place, end) -> None:
-    """Improve the greedy timetable in place; `end(run)` is the first slot past its deadline.
-    `place` (the timetable's own placement of a run by its objective) is not used: the pass places
-    runs by the joint cost (`improve_place`)."""
+                      home_objective: str, incumbent: dict[int, list[int]], end) -> None:
+    """Improve the greedy timetable in place; `end(run)` is the first slot past its deadline. The
+    pass places runs by the joint cost (`improve_place`), not by each run's own objective."""
     objective = {run.id: run.objective or home_objective for run in runs}
     same: dict[str, list[int]] = {}
     for run in runs:

@@ -96,8 +96,7 @@ def _improve(grid: Grid, capacity: list[float], uses: dict[int, list[Use]], runs
         elif run.state == "running" and run.interruptible:
             run = _paused(run, now)
         seen.append(run)
-    improve_timetable(grid, capacity, rest, tuple(seen), now, objective, incumbent,
-                      partial(_replace, grid, now=now, objective=objective), lambda run: window_end(grid, run))
+    improve_timetable(grid, capacity, rest, tuple(seen), now, objective, incumbent, lambda run: window_end(grid, run))
     for run_id, kept in fixed.items():
         rest[run_id] = kept + rest.get(run_id, [])
         rest.pop(-run_id, None)
@@ -109,15 +108,6 @@ def _paused_after(grid: Grid, run: Run, kept: list[Use]) -> Run:
     end = datetime.fromtimestamp(grid.start_of(kept[-1].slot + 1), UTC)
     return replace(run, state="paused", state_since=end, earliest_start=max(end, run.earliest_start),
                    progress_s=kept[-1].offset + kept[-1].seconds)
-
-
-def _replace(grid: Grid, run: Run, free: list[float], now: float, objective: str) -> list[Use] | None:
-    """The joint pass's fresh placement of a waiting run, or None where it may not go: a pausable
-    run it would start now (it would not have claimed as a starter, `_claims`, so the next tick
-    would plan its first stretch differently). Closing slot 0 instead would let the pass plan it
-    for slot 1, and then for the next slot 1 at every tick."""
-    uses = _place(grid, list(free), run, now, [], objective)
-    return None if run.interruptible and uses and uses[0].slot == 0 else uses
 
 
 def _levels(runs: tuple[Run, ...], now: float) -> list[list[Run]]:
