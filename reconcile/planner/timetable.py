@@ -259,7 +259,7 @@ def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[U
         end = window_end(grid, run)
         ranking = partial(slot_ranking, objective, grid, capacity, run, done, lo, end)
         if keep:
-            uses = keep_slots(objective, grid, capacity, run.shape, done, lo, pausable, ranking, end, keep)
+            uses = keep_slots(grid, capacity, run.shape, done, lo, pausable, ranking, end, keep)
         else:
             uses = place_slots_ranked(grid, capacity, run.shape, done, lo, pausable, ranking, end)
     else:
