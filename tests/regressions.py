@@ -3,7 +3,7 @@
 
 from datetime import UTC, datetime
 
-from reconcile.planner.domain import Home, Interval, Run, Shape, Snapshot
+from reconcile.planner.domain import Ended, Home, Interval, Run, Shape, Snapshot
 
 _AT = datetime(2026, 6, 30, 7, 0, tzinfo=UTC)
 
@@ -19,7 +19,7 @@ def _shape(slot_s: int, *parts: tuple[float, int], peaks: dict[int, float] | Non
 
 
 def _run(id: int, shape: Shape, requested: datetime, **fields) -> Run:
-    return Run(id=id, appliance=f"a{id}", program="p", shape=shape, requested_at=requested,
+    return Run(id=id, appliance=fields.pop("appliance", f"a{id}"), program="p", shape=shape, requested_at=requested,
                earliest_start=fields.pop("earliest_start", requested), **fields)
 
 
@@ -52,3 +52,34 @@ RUNNING_RUN_PAUSES_FOR_PRICE = (Snapshot(
            Interval(1782832675.0, 1782840295.0, 9.0)),
 ), _AT)
 RUNNING_RUN_PAUSES_FOR_PRICE_TICKS = 48
+
+
+# A pausable run under `cheapest` resumes and is planned to run on through the PV it shares with
+# another run (the joint pass, pricing them together, moved the rest of its plan there); a tick
+# later the greedy pass priced its stretch alone, found it dear and paused it, and a third run of
+# a shared appliance went placed, unplaced, placed. Fixed by letting only the joint pass move a
+# run for cost, a running one too (`planner/incumbent.py`).
+_EVENING = datetime(2026, 6, 30, 19, 18, 17, tzinfo=UTC)
+RUNNING_RUN_KEEPS_ITS_STRETCH = (Snapshot(
+    home=Home(id=1, limit_w=3661.0, timezone="UTC", slot_s=900, horizon_s=39600, reserve_w=0.0,
+              objective="cheapest", planner="greedy"),
+    runs=(
+        _run(1, _shape(60, (0.0, 4), (3405.0, 1), (146.0, 1), (256.0, 1), peaks={4: 4905.0}), _EVENING,
+             appliance="shared", interruptible=True, priority_class=1, state_since=_EVENING),
+        _run(19, _shape(300, (0.0, 19), (476.0, 12), peaks={0: 200.0}), _at(19, 18, 16), interruptible=True,
+             priority_class=1, state="paused", state_since=_EVENING, progress_s=2000.0, max_delay_s=60,
+             min_pause_s=120, last_command="pause"),
+        _run(41, _shape(60, (2197.0, 10), peaks={0: 2397.0}), _EVENING, appliance="shared", interruptible=False,
+             priority_class=1, state_since=_EVENING),
+        _run(55, _shape(300, (146.0, 1), (0.0, 2), (1830.0, 9), (1098.0, 11)), _EVENING, interruptible=False,
+             priority_class=1, state_since=_EVENING, latest_end=_at(19, 19, 17)),
+        _run(66, _shape(60, (2123.0, 8), peaks={0: 3123.0}), _EVENING, appliance="shared", interruptible=False,
+             priority_class=1, state_since=_EVENING, max_delay_s=60),
+    ),
+    ended=tuple(Ended(id=i, state="finished", end_reason="done", last_command="start")
+                for i in (134, 146, 171, 264, 388)),
+    pv=(Interval(1782846890.0, 1782860570.0, 852.0), Interval(1782860570.0, 1782860630.0, 199.0),
+        Interval(1782860630.0, 1782863330.0, 1283.0)),
+    price=(Interval(1782847097.0, 1782857897.0, 17.0), Interval(1782857897.0, 1782869057.0, 10.0)),
+), _EVENING)
+RUNNING_RUN_KEEPS_ITS_STRETCH_TICKS = 10

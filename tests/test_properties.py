@@ -16,7 +16,12 @@ from reconcile.planner.plan import plan
 from reconcile.planner.priority import claim_order, priority, urgency
 from reconcile.planner.states import progress_at
 from tests.helpers import TOL, apply_plan, flat, run, run_loads, slot_bounds, slot_capacity
-from tests.regressions import RUNNING_RUN_PAUSES_FOR_PRICE, RUNNING_RUN_PAUSES_FOR_PRICE_TICKS
+from tests.regressions import (
+    RUNNING_RUN_KEEPS_ITS_STRETCH,
+    RUNNING_RUN_KEEPS_ITS_STRETCH_TICKS,
+    RUNNING_RUN_PAUSES_FOR_PRICE,
+    RUNNING_RUN_PAUSES_FOR_PRICE_TICKS,
+)
 from tests.strategies import T0, instants, snapshots
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -217,6 +222,7 @@ def test_planned_starts_do_not_move_back_and_forth(drawn, ticks: int) -> None:
 @SLOW
 @given(snapshots(max_runs=8, min_runs=3, objectives=COST), st.integers(10, 90))
 @example(RUNNING_RUN_PAUSES_FOR_PRICE, RUNNING_RUN_PAUSES_FOR_PRICE_TICKS)
+@example(RUNNING_RUN_KEEPS_ITS_STRETCH, RUNNING_RUN_KEEPS_ITS_STRETCH_TICKS)
 def test_planned_starts_do_not_move_back_and_forth_with_cost_objectives(drawn, ticks: int) -> None:
     starts_never_move_back(drawn, ticks)
 
