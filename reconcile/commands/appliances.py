@@ -130,8 +130,9 @@ def appliance_set(
 ) -> None:
     """Change an appliance's settings; those not given stay as they are.
 
-    The power range, minimum run and pause apply to its open runs from the next tick; the priority
-    class and longest wait to new requests. --max-power changes only while it has no open run."""
+    The power range, minimum run and pause reach its open runs at the next tick.
+    The priority class and longest wait apply to new requests.
+    --max-power changes only while the appliance has no open run."""
     from reconcile.shell.appliance_settings import Changes, change_appliance
 
     changes = Changes(**_range_changes(min_power, max_power, step, current, phases, voltage),
