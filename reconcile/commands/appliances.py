@@ -173,8 +173,7 @@ def _relay(relay: str | None):
 def _described(appliance, changes, relay_changed: bool) -> str:
     """What the appliance's changed settings now are, in one line."""
     said = []
-    if appliance.max_power_w is not None and (changes.min_power_w, changes.max_power_w, changes.power_step_w) != (
-            None, None, None) or changes.clear_step:
+    if changes.touches_range:  # refused for an on/off appliance: a range to tell
         stepped = f" in steps of {format_power(appliance.power_step_w)}" if appliance.power_step_w else ""
         said.append(f"{format_power(appliance.min_power_w or 0)} to {format_power(appliance.max_power_w)}{stepped}")
     if changes.min_run_s is not None or changes.min_pause_s is not None:

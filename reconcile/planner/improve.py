@@ -30,7 +30,7 @@ from reconcile.planner.grid import Grid
 from reconcile.planner.improve_board import Board, settle
 from reconcile.planner.improve_place import best, least_cost
 from reconcile.planner.improve_stretch import restack
-from reconcile.planner.placement import Use
+from reconcile.planner.placement import Use, closed
 from reconcile.planner.priority import claim_order
 
 # Work bounds, counted in placements tried and slots scanned, never time: chosen on
@@ -42,8 +42,6 @@ WORK_PER_RUN = 3  # placements tried per movable run, all rounds together ...
 # window times its length): 1-minute slots or a thousand runs get as many tries as this allows,
 # so the pass adds a bounded amount of work to a tick.
 MAX_WORK_SLOTS = 30_000
-
-CLOSED = -1e12  # W: a slot another run of the same appliance holds (as in `timetable`)
 
 
 def improve_timetable(grid: Grid, capacity: list[float], uses: dict[int, list[Use]], runs, now: float,
@@ -57,7 +55,7 @@ def improve_timetable(grid: Grid, capacity: list[float], uses: dict[int, list[Us
 
     def view(run: Run, free: list[float]) -> list[float]:
         taken = {u.slot for other in same[run.appliance] if other != run.id for u in uses.get(other, ())}
-        return [CLOSED if k in taken else c for k, c in enumerate(free)] if taken else list(free)
+        return closed(free, taken) if taken else list(free)
 
     ends: dict[int, int] = {}
 

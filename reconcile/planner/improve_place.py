@@ -108,8 +108,7 @@ def slot_added(board: Board, run: Run, old: list[Use], view: list[float], hi: in
     """Slot → what the pausable run's mean energy per slot adds there, for the slots in
     [its earliest slot, hi) it fits in (slot 0 only if it may start now)."""
     lo = board.grid.slot_at_or_after(run.earliest_start.timestamp())
-    if lo == 0 and run.state == "paused" and (run.state_since.timestamp() if run.state_since else now) + \
-            run.min_pause_s > now:
+    if lo == 0 and Pausable.of(run, now).off_until > now:  # its minimum pause is not over
         lo = 1
     need = max(u.peak for u in old)
     mean = round(sum(u.energy for u in old) / len(old) * MWH)
@@ -148,9 +147,7 @@ def in_slots(board: Board, run: Run, view: list[float], slots: list[int], done: 
     masked = [-math.inf] * len(view)
     for k in slots:
         masked[k] = view[k]
-    since = run.state_since.timestamp() if run.state_since else now
-    pausable = Pausable(run.shape.duration_s, run.min_run_s, run.min_pause_s, None,
-                        since + run.min_pause_s if run.state == "paused" else now)
+    pausable = Pausable.of(run, now)  # a waiting run: the pass moves no running one
     uses = place_slots(board.grid, masked, run.shape, done, slots[0], pausable, slots)
     if not uses or uses[-1].offset + uses[-1].seconds < run.shape.duration_s - EPS:
         return None

@@ -99,6 +99,15 @@ def place_block(grid, capacity, shape, offset, lo, hi, choose=None) -> list[Use]
     return uses
 
 
+CLOSED = -1e12  # W: a slot no run can use (finite: cost objectives do integer arithmetic on capacity)
+
+
+def closed(capacity: list[float], taken: set[int]) -> list[float]:
+    """A copy of `capacity` with the slots `taken` closed (its appliance's other runs hold them:
+    a washing machine runs one cycle at a time)."""
+    return [CLOSED if k in taken else c for k, c in enumerate(capacity)]
+
+
 @dataclass(frozen=True, slots=True)
 class Pausable:
     """What slot-by-slot placement of an interruptible run needs to know about it."""
@@ -108,6 +117,16 @@ class Pausable:
     min_pause_s: float
     on_for_s: float | None  # running: seconds since its last start/resume; None when off
     off_until: float  # paused: the instant its minimum pause ends
+
+    @classmethod
+    def of(cls, run, now: float, ran_s: float = 0.0) -> "Pausable":
+        """A run (`domain.Run`) at `now`: when running, on for the time since its last start or
+        resume plus `ran_s` (slots already given to it); when paused, off until its minimum pause
+        ends; otherwise free to start now."""
+        since = run.state_since.timestamp() if run.state_since else now
+        on_for = now - since + ran_s if run.state == "running" else None
+        return cls(run.shape.duration_s, run.min_run_s, run.min_pause_s, on_for,
+                   since + run.min_pause_s if run.state == "paused" else now)
 
 
 def place_slots(grid: Grid, capacity: list[float], shape, offset: float, lo: int, run: Pausable,

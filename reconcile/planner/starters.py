@@ -9,6 +9,7 @@ asks `new_starters` which runs must claim as starters, and places the level agai
 
 from reconcile.planner.domain import Run
 from reconcile.planner.grid import EPS, Grid, peak_between
+from reconcile.planner.placement import Pausable
 
 
 def new_starters(grid, capacity, uses, level, starters, later, objective) -> set[int]:
@@ -49,7 +50,7 @@ def may_start_now(grid: Grid, capacity: list[float], run: Run, now: float) -> bo
     """A quick necessary condition for starting or resuming `run` in slot 0 (most runs fail it)."""
     if run.earliest_start.timestamp() > now:
         return False
-    if run.state == "paused" and (run.state_since.timestamp() if run.state_since else now) + run.min_pause_s > now:
+    if Pausable.of(run, now).off_until > now:  # its minimum pause is not over
         return False
     first = min(grid.slot_s - grid.lead, run.shape.duration_s - run.progress_s)
     return peak_between(run.shape, run.progress_s, run.progress_s + first) <= capacity[0] + EPS

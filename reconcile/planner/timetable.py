@@ -16,6 +16,7 @@ from reconcile.planner.outcome import placement_of, remaining_wh, why_unplaced
 from reconcile.planner.placement import (
     Pausable,
     Use,
+    closed,
     contiguous_uses,
     occupy,
     place_block,
@@ -59,14 +60,13 @@ def build_timetable(snapshot: Snapshot, runs: tuple[Run, ...], now: float):
         starters: set[int] = set()  # pausable runs that start now and keep their first stretch
         maybe = any(r.interruptible and r.state != "running" and may_start_now(grid, capacity, r, now) for r in level)
         while True:  # again only when a run starting now was planned to yield to an equal (rare)
-            saved = (list(capacity), dict(uses), {a: set(s) for a, s in busy.items()}) if maybe else None
+            saved = (list(capacity), dict(uses), {a: set(s) for a, s in busy.items()}, dict(fixed)) if maybe else None
             later = _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, snapshot.home.objective,
                                  incumbent, fixed)
             new = new_starters(grid, capacity, uses, level, starters, later, snapshot.home.objective) if maybe else ()
             if not new:
                 break
-            capacity[:], uses, busy = saved
-            fixed = {run_id: kept for run_id, kept in fixed.items() if all(run_id != r.id for r in level)}
+            capacity[:], uses, busy, fixed = saved
             unplaced = [u for u in unplaced if all(u.execution_id != r.id for r in level)]
             starters.update(new)
     _improve(grid, capacity, uses, runs, now, snapshot.home.objective, incumbent, fixed)
@@ -87,7 +87,7 @@ def _improve(grid: Grid, capacity: list[float], uses: dict[int, list[Use]], runs
     seen = []
     for run in runs:
         kept = fixed.get(run.id)
-        if kept and run.interruptible:
+        if kept:  # only pausable runs claim a current stretch (`_claims`)
             # Its kept stretch stays in the plan as a run of its own that the pass cannot move (it
             # runs, uninterruptible), so the appliance's other runs still keep out of its slots.
             rest[run.id], rest[-run.id] = uses[run.id][len(kept):], kept
@@ -149,15 +149,12 @@ def _claim_level(grid, capacity, uses, busy, unplaced, level, starters, now, obj
     return later
 
 
-CLOSED = -1e12  # W: a slot no run can use (finite: cost objectives do integer arithmetic on capacity)
-
-
 def _for_appliance(capacity: list[float], taken: set[int], place):
     """`place(capacity)` with the slots the appliance's other runs hold closed to it: a washing
     machine runs one cycle at a time. The uses found take their power from `capacity`."""
     if not taken:
         return place(capacity)
-    view = [CLOSED if k in taken else c for k, c in enumerate(capacity)]
+    view = closed(capacity, taken)
     found = place(view)
     if found:
         occupy(capacity, found)
@@ -189,8 +186,8 @@ def _current_stretch(grid: Grid, capacity: list[float], run: Run, now: float, he
     """The uses that keep `run` running on from its head (or now) until its own plan pauses it,
     never for an equal priority (it claims before them); taken. Under `asap` it pauses only where
     power runs out; under a cost objective also where its cost plan (kept as the incumbent while
-    moving gains too little) pauses it for dearer hours: an EV charging in a cheap hour pauses
-    when the dear ones come."""
+    whole and no later) pauses it for dearer hours: an EV charging in a cheap hour pauses when
+    the dear ones come."""
     planned = _place(grid, list(capacity), run, now, head, objective, keep) or []
     first = head[-1].slot + 1 if head else 0
     stretch = []
@@ -251,10 +248,7 @@ def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[U
         if objective != "asap":
             return place_block_by(objective, grid, capacity, run, done, lo)
         return place_block(grid, capacity, run.shape, done, lo, grid.horizon)
-    since = run.state_since.timestamp() if run.state_since else now
-    on_for = (now - since + sum(u.seconds for u in head)) if run.state == "running" else None
-    pausable = Pausable(run.shape.duration_s, run.min_run_s, run.min_pause_s, on_for,
-                        since + run.min_pause_s if run.state == "paused" else now)
+    pausable = Pausable.of(run, now, sum(u.seconds for u in head))
     if objective != "asap":
         end = window_end(grid, run)
         ranking = partial(slot_ranking, objective, grid, capacity, run, done, lo, end)

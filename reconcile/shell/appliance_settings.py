@@ -40,13 +40,17 @@ class Changes:
     max_delay_s: int | None = None
     clear_max_delay: bool = False
 
+    @property
+    def touches_range(self) -> bool:
+        """Whether the power range (minimum, maximum or step) is to change."""
+        return (self.min_power_w, self.max_power_w, self.power_step_w) != (None, None, None) or self.clear_step
+
 
 def change_appliance(session: Session, *, name: str, changes: Changes) -> Appliance:
     """Apply `changes` to appliance `name` of the chosen home, or refuse them all in one line."""
     home = load_home(session)
     appliance = find_appliance(session, home.id, name)
-    if changes.min_power_w is not None or changes.max_power_w is not None or changes.power_step_w is not None \
-            or changes.clear_step:
+    if changes.touches_range:
         _change_power_range(session, appliance, changes, home.limit_w)
     if changes.min_run_s is not None or changes.min_pause_s is not None:
         _change_pauses(appliance, changes.min_run_s, changes.min_pause_s)
