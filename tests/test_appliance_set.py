@@ -78,7 +78,8 @@ def test_defaults_of_new_requests_pauses_and_relays(db):
         "washer: longest wait none for new requests; relay tasmota:plug\n")
     shown = json.loads(wattplan("appliance", "show", "washer", "--json").stdout)
     assert (shown["max_delay_s"], shown["relay"]) == (None, "tasmota:plug")
-    assert "1.38kW-6.9kW/230W" in wattplan("appliance", "list").stdout
+    listed = wattplan("appliance", "list").stdout
+    assert "charge, 1.38kW" in listed and "230W" in listed  # the range beside its program, wrapped
 
 
 def test_settings_that_cannot_apply_are_one_line_and_change_nothing(db):

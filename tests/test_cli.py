@@ -68,9 +68,9 @@ def test_appliance_add_list_show_remove(washer):
     wattplan("appliance", "add", "heater", "--interruptible", "--min-run", "5m", "--min-pause", "10m",
              "--priority-class", "3")
     assert lines(wattplan("appliance", "list").stdout) == (
-        "appliance  interruptible  power  min run  min pause  class  max delay  programs\n"
-        "heater     yes            -      5m       10m        3      -          -\n"
-        "washer     no             -      -        -          5      6h         eco\n")
+        "appliance  interruptible  min run  min pause  class  max delay  programs\n"
+        "heater     yes            5m       10m        3      -          -\n"
+        "washer     no             -        -          5      6h         eco\n")
     shown = json.loads(wattplan("appliance", "show", "washer", "--json").stdout)
     assert shown == {"name": "washer", "interruptible": False, "min_run_s": 0, "min_pause_s": 0,
                      "priority_class": 5, "max_delay_s": 21600, "min_power_w": None, "max_power_w": None,

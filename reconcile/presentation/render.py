@@ -74,20 +74,21 @@ def _ids_kept(table: Table) -> Table:
 
 
 def appliances(rows: Iterable[ApplianceView]) -> Table:
-    table = _table("appliance", "interruptible", "power", "min run", "min pause", "class", "max delay", "programs")
+    table = _table("appliance", "interruptible", "min run", "min pause", "class", "max delay", "programs")
     for a in rows:
         pauses = [duration(a.min_run_s), duration(a.min_pause_s)] if a.interruptible else ["-", "-"]
-        table.add_row(a.name, "yes" if a.interruptible else "no", _power_range(a), *pauses, str(a.priority_class),
-                      duration(a.max_delay_s), ", ".join(p.name for p in a.programs) or "-")
+        table.add_row(a.name, "yes" if a.interruptible else "no", *pauses, str(a.priority_class),
+                      duration(a.max_delay_s), ", ".join([p.name for p in a.programs] + _power_range(a)) or "-")
     return table
 
 
-def _power_range(a: ApplianceView) -> str:
-    """A modulating appliance's range, e.g. 1.38kW-6.9kW/230W (its step); '-' for on/off."""
+def _power_range(a: ApplianceView) -> list[str]:
+    """A modulating appliance's range, e.g. "1.38kW to 6.9kW in steps of 230W", in the last
+    (free text) column: a column of its own left a piped table (80 columns) no room for programs."""
     if a.max_power_w is None:
-        return "-"
-    stepped = f"/{format_power(a.power_step_w)}" if a.power_step_w else ""
-    return f"{format_power(a.min_power_w or 0)}-{format_power(a.max_power_w)}{stepped}"
+        return []
+    stepped = f" in steps of {format_power(a.power_step_w)}" if a.power_step_w else ""
+    return [f"{format_power(a.min_power_w or 0)} to {format_power(a.max_power_w)}{stepped}"]
 
 
 def appliance(row: ApplianceView) -> Group:
