@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from reconcile.planner.domain import Run
 from reconcile.planner.grid import Grid
-from reconcile.planner.incumbent import MIN_GAIN_WH, no_worse, real_gain
+from reconcile.planner.incumbent import MIN_GAIN_WH, deadline, no_worse, real_gain
 from reconcile.planner.objectives import MWH, slot_costs
 from reconcile.planner.placement import Use
 
@@ -128,7 +128,7 @@ def settle(board: Board, moves: list[tuple[Run, list[Use], list[Use] | None]]) -
     (`incumbent.real_gain`, on what the runs leaving their incumbent cost) when one leaves its
     incumbent. True when kept."""
     changed = [(run, old, new) for run, old, new in moves if new is None or _slots(old) != _slots(new)]
-    if not changed or not all(no_worse(new, old, board.end(run)) for run, old, new in changed):
+    if not changed or not all(no_worse(new, old, board.grid, deadline(run)) for run, old, new in changed):
         _put(board, [(run, old) for run, old, _new in moves])
         return False
     touched = {u.slot for _run, old, new in moves for u in (*old, *new)}

@@ -52,8 +52,9 @@ def real_gain(before: int, after: int, cheapest_weight: int) -> bool:
     return before - after > max(REL_GAIN * before, MIN_GAIN_WH * MWH * cheapest_weight)
 
 
-def no_worse(kept: list[Use] | None, fresh: list[Use] | None, end: int) -> bool:
-    """The incumbent is as whole and as timely as the new placement (then cost decides)."""
+def no_worse(kept: list[Use] | None, fresh: list[Use] | None, grid: Grid, due: float | None) -> bool:
+    """The incumbent is as whole and as timely as the new placement (then cost decides); `due` is
+    the run's deadline (epoch seconds, None for none)."""
     if not kept:
         return False
     if not fresh:
@@ -61,11 +62,25 @@ def no_worse(kept: list[Use] | None, fresh: list[Use] | None, end: int) -> bool:
     kept_done, fresh_done = kept[-1].offset + kept[-1].seconds, fresh[-1].offset + fresh[-1].seconds
     if kept_done < fresh_done - EPS:
         return False
-    return max(0, kept[-1].slot + 1 - end) <= max(0, fresh[-1].slot + 1 - end)
+    return overrun(grid, kept, due) <= overrun(grid, fresh, due) + EPS
 
 
-def keep_block(objective: str, grid: Grid, capacity: list[float], run, done: float, lo: int, slots: list[int],
-               end: int) -> list[Use] | None:
+def overrun(grid: Grid, uses: list[Use], due: float | None) -> float:
+    """Seconds the placement ends after `due`. By the instant, not by whole slots: a run started
+    now ends mid-slot, and one moved to the next boundary may end past its deadline in the same
+    slot (12 s late, found by test_improve's property)."""
+    if due is None:
+        return 0.0
+    return max(0.0, grid.start_of(uses[-1].slot) + uses[-1].seconds - due)
+
+
+def deadline(run) -> float | None:
+    """A run's deadline in epoch seconds, or None."""
+    return run.latest_end.timestamp() if run.latest_end is not None else None
+
+
+def keep_block(objective: str, grid: Grid, capacity: list[float], run, done: float, lo: int,
+               slots: list[int]) -> list[Use] | None:
     """`place_block_by`, but an uninterrupted run stays at its incumbent start while it fits there
     and is no later (see the module); capacity taken."""
     fresh = place_block_by(objective, grid, list(capacity), run, done, lo)
@@ -76,7 +91,7 @@ def keep_block(objective: str, grid: Grid, capacity: list[float], run, done: flo
         if k + len(peaks) <= len(capacity) and misfit(capacity, k, peaks) is None:
             kept = contiguous_uses(grid, k, run.shape, done, (peaks, energies))
     chosen = fresh
-    if no_worse(kept, fresh, end):
+    if no_worse(kept, fresh, grid, deadline(run)):
         chosen = kept
     if chosen:
         occupy(capacity, chosen)
@@ -84,7 +99,7 @@ def keep_block(objective: str, grid: Grid, capacity: list[float], run, done: flo
 
 
 def keep_slots(grid: Grid, capacity: list[float], shape, done: float, lo: int, run: Pausable,
-               ranking, end: int, slots: list[int]) -> list[Use]:
+               ranking, end: int, slots: list[int], due: float | None) -> list[Use]:
     """`place_slots_ranked`, but a pausable run keeps its incumbent slots while they still hold
     the rest of it no later (see the module); capacity taken."""
     fresh = place_slots_ranked(grid, list(capacity), shape, done, lo, run, ranking, end)
@@ -94,7 +109,7 @@ def keep_slots(grid: Grid, capacity: list[float], shape, done: float, lo: int, r
             masked[k] = capacity[k]
     kept = place_slots(grid, masked, shape, done, lo, run, sorted({k for k in slots if k >= lo}))
     chosen = fresh
-    if no_worse(kept, fresh, end):
+    if no_worse(kept, fresh, grid, due):
         chosen = kept
     occupy(capacity, chosen)
     return chosen

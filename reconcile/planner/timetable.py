@@ -8,7 +8,7 @@ from functools import partial
 from reconcile.planner.domain import Run, Snapshot, Unplaced
 from reconcile.planner.grid import EPS, Grid, footprint, make_grid, peak_between, slot_count
 from reconcile.planner.improve import improve_timetable
-from reconcile.planner.incumbent import incumbent_slots, keep_block, keep_slots
+from reconcile.planner.incumbent import deadline, incumbent_slots, keep_block, keep_slots
 from reconcile.planner.modulating import Filler
 from reconcile.planner.modulating import split as split_modulating
 from reconcile.planner.objectives import place_block_by, slot_ranking, window_end
@@ -244,7 +244,7 @@ def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[U
     objective = run.objective or objective
     if not run.interruptible:
         if objective != "asap" and keep:
-            return keep_block(objective, grid, capacity, run, done, lo, keep, window_end(grid, run))
+            return keep_block(objective, grid, capacity, run, done, lo, keep)
         if objective != "asap":
             return place_block_by(objective, grid, capacity, run, done, lo)
         return place_block(grid, capacity, run.shape, done, lo, grid.horizon)
@@ -253,7 +253,7 @@ def _place(grid: Grid, capacity: list[float], run: Run, now: float, head: list[U
         end = window_end(grid, run)
         ranking = partial(slot_ranking, objective, grid, capacity, run, done, lo, end)
         if keep:
-            uses = keep_slots(grid, capacity, run.shape, done, lo, pausable, ranking, end, keep)
+            uses = keep_slots(grid, capacity, run.shape, done, lo, pausable, ranking, end, keep, deadline(run))
         else:
             uses = place_slots_ranked(grid, capacity, run.shape, done, lo, pausable, ranking, end)
     else:
