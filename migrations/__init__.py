@@ -4,4 +4,4 @@
 importing alembic (a test keeps it equal to alembic's own head).
 """
 
-HEAD = "0004"
+HEAD = "0005"

@@ -103,6 +103,7 @@ class Appliance(TableModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("home_id", "name"),
+        Index("uq_appliance_home_id_topic_id", "home_id", "topic_id", unique=True),  # an index: ADD on SQLite
         CheckConstraint("priority_class BETWEEN 1 AND 10", name="priority_class_range"),
         CheckConstraint("min_run_s >= 0 AND min_pause_s >= 0", name="min_times_not_negative"),
         CheckConstraint("max_delay_s IS NULL OR max_delay_s > 0", name="max_delay_positive"),
@@ -123,6 +124,12 @@ class Appliance(TableModel, table=True):
     power_step_w: float | None = None
     # A relay the tick switches itself (tasmota:TOPIC, shelly:ID, mqtt:TOPIC:ON:OFF); NULL: none.
     relay: str | None = None
+    # Its MQTT topic level (<prefix>/<topic_id>/...): unique in the home, [a-z0-9_-], set when the
+    # appliance is added (from its name) and changeable; NULL only in rows written before 0005.
+    topic_id: str | None = None
+    relay_sent: str | None = None  # the relay payload last published: relays publish only on change
+    # Modulating appliances: the energy a request without one asks for (Home Assistant's button).
+    default_energy_wh: float | None = None
 
 
 class Profile(TableModel, table=True):
@@ -277,6 +284,13 @@ class MqttSettings(TableModel, table=True):
     meter_w: float | None = None  # the newest household import read, W
     meter_at: datetime | None = _utc(default=None)  # when it was measured (or first seen)
     discovery_digest: str | None = None  # of the discovery configs last published
+    # The discovery config topics last published (JSON list): those no longer published are
+    # cleared with an empty retained message (a removed appliance leaves Home Assistant).
+    discovery_topics: list[str] | None = Field(default=None, sa_type=JSON)
+    ca_file: str | None = None  # TLS: the CA bundle that signs the broker's certificate (None: the system's)
+    cert_file: str | None = None  # TLS client certificate (optional) ...
+    key_file: str | None = None  # ... and its key
+    session_lost_at: datetime | None = _utc(default=None)  # the newest tick whose broker had lost the session
     updated_at: datetime = _utc()
 
 

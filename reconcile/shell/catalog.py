@@ -16,6 +16,7 @@ from sqlmodel import Session
 from models import OBJECTIVES, PLANNERS, Appliance, Execution, Home, Profile
 from reconcile.errors import ReconcileError
 from reconcile.shell.store import SEVERAL_HOMES, chosen_home, load_home
+from reconcile.shell.topic_ids import unique_topic_id
 from reconcile.units import format_duration, format_power, parse_zone
 
 MIN_SLOT_S, MAX_SLOT_S = 60, 3600
@@ -122,7 +123,7 @@ def add_appliance(session: Session, *, now: datetime, name: str, interruptible: 
     appliance = Appliance(home_id=home.id, name=name, interruptible=interruptible or power_range is not None,
                           min_run_s=min_run_s, min_pause_s=min_pause_s, priority_class=priority_class,
                           max_delay_s=max_delay_s, created_at=now, min_power_w=low, max_power_w=high,
-                          power_step_w=step)
+                          power_step_w=step, topic_id=unique_topic_id(session, home.id, name))
     session.add(appliance)
     session.flush()
     if high is not None:  # an execution names a program: a modulating one's is its full power
