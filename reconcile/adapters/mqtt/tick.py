@@ -7,15 +7,12 @@ broker gets the commands still queued there and publishes the whole truth again.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine
 
-from models import Appliance, Profile
 from reconcile.adapters.mqtt.client import Broker, BrokerDown
-from reconcile.adapters.mqtt.discovery import digest, discovery_messages
 from reconcile.adapters.mqtt.inbox import Inbox
-from reconcile.adapters.mqtt.publish import state_messages
-from reconcile.adapters.mqtt.settings import SETTINGS, Settings, reading
-from reconcile.shell.db import transaction, translate_errors
+from reconcile.adapters.mqtt.publishing import publish_all
+from reconcile.adapters.mqtt.settings import Settings
 from reconcile.shell.tick import TickReport, run_tick
 
 
@@ -52,37 +49,9 @@ def tick_with_mqtt(*, engine: Engine, settings: Settings, password: str | None, 
         return MqttTickReport(report, inbox, problem)
     try:
         broker.ack(inbox.commands)  # committed: the broker may forget them
-        _publish(broker, engine, settings, home, report.now, inbox, received.ha_online)
+        publish_all(broker, engine, settings, home, report.now, inbox.reading, force_discovery=received.ha_online)
     except BrokerDown as error:
         problem = str(error)
     finally:
         broker.close()
     return MqttTickReport(report, inbox, problem)
-
-
-def _publish(broker: Broker, engine, settings: Settings, home: str | None, now: datetime, inbox: Inbox,
-             ha_online: bool) -> None:
-    with reading(engine, home) as session:
-        messages = state_messages(session, settings, now, inbox.reading)
-        configs = discovery_messages(settings, _programs(session, settings.home_id))
-    fingerprint = digest(configs)
-    if ha_online or fingerprint != settings.discovery_digest:
-        broker.publish(configs)
-        translate_errors(_remember, engine, home, settings.home_id, fingerprint)
-    broker.publish(messages)
-
-
-def _remember(engine, home, home_id: int, fingerprint: str) -> None:
-    with transaction(engine, home=home) as session:
-        session.execute(update(SETTINGS).where(SETTINGS.c.home_id == home_id).values(discovery_digest=fingerprint))
-
-
-def _programs(session, home_id: int) -> dict[str, list[str]]:
-    programs: dict[str, list[str]] = {}
-    for appliance, program in session.execute(select(Appliance.name, Profile.name).outerjoin(
-            Profile, Profile.appliance_id == Appliance.id).where(Appliance.home_id == home_id)
-            .order_by(Appliance.name, Profile.name)):
-        programs.setdefault(appliance, [])
-        if program is not None:
-            programs[appliance].append(program)
-    return programs
