@@ -27,14 +27,19 @@ def apply(*, session: Session, home_id: int, tick_id: int, plan: Plan) -> None:
         changes.setdefault(change.execution_id, {"id": change.execution_id}).update(transition_columns(change))
     _write_plan_columns(changes, plan)
     _update_by_id(session, EXECUTION, changes.values())
-    _insert(session, DECISION, [
-        {"home_id": home_id, "tick_id": tick_id, "execution_id": d.execution_id, "kind": d.kind, "at": now,
-         "valid_until": now + timedelta(seconds=DECISION_TTL_S), "reason": d.reason, "power_w": d.power_w}
-        for d in plan.decisions])
+    write_decisions(session, home_id=home_id, tick_id=tick_id, now=now, decisions=plan.decisions)
     _write_timetable(session, home_id, tick_id, plan)
     session.execute(update(TICK).where(TICK.c.id == tick_id).values(
         finished=len(plan.finished), decisions=len(plan.decisions), planned=len(plan.placements),
         unplaced=len(plan.unplaced), problems=list(plan.problems)))
+
+
+def write_decisions(session: Session, *, home_id: int, tick_id: int, now: datetime, decisions) -> None:
+    """The decision rows made at `now`, each valid for DECISION_TTL_S (the tick's, and the guard's pause)."""
+    _insert(session, DECISION, [
+        {"home_id": home_id, "tick_id": tick_id, "execution_id": d.execution_id, "kind": d.kind, "at": now,
+         "valid_until": now + timedelta(seconds=DECISION_TTL_S), "reason": d.reason, "power_w": d.power_w}
+        for d in decisions])
 
 
 def mark_ticked(session: Session, home_id: int, ran_at: datetime) -> None:
