@@ -1,10 +1,17 @@
 """The commands and the meter reading a tick received, written in the tick's own transaction.
 
 `Inbox` is the tick's `before_plan`: it runs under the write lock before the plan is made, so a
-request received now is planned by this very tick. Each command goes through the same functions
-as `wattplan enqueue`, `cancel` and `done`. A command with an `id` already applied is skipped
-(the broker redelivers what a killed tick never acknowledged); a bad one becomes a `rejected`
-row and a count on the journal line, never a failed tick.
+request received now is planned by this very tick. A command's topic leads to an appliance by its
+stored topic id; `commands.apply_command` does what it asks through the same functions as
+`wattplan enqueue`, `cancel` and `done`.
+
+Invariant: every command received is recorded exactly once, `applied` or `rejected`, or counted
+as already applied (an `id` seen applied before: the broker redelivers what a killed tick never
+acknowledged). Whatever a message holds, handling it raises nothing but the database's own
+failures: any other exception (a bound broken, RecursionError, OverflowError, a bug) rolls back
+that command's savepoint and becomes a `rejected` row with a one-line reason, so the message is
+acknowledged with the commit and never delivered again. A bad meter payload is a meter problem on
+the journal line; the tick goes on with the last good reading, which ages.
 """
 
 from dataclasses import dataclass, field
@@ -12,19 +19,20 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
-from models import Appliance, Execution, MqttCommand
-from reconcile.adapters.mqtt.meter import read_meter
+from models import Appliance, MqttCommand
+from reconcile.adapters.mqtt.commands import apply_command
+from reconcile.adapters.mqtt.meter import check_not_ahead, read_meter
 from reconcile.adapters.mqtt.settings import SETTINGS, Settings
-from reconcile.adapters.mqtt.topics import Message, parse_command_topic, parse_payload, printable, segment
+from reconcile.adapters.mqtt.topics import Message, command_topic, parse_payload, printable
 from reconcile.errors import ReconcileError
-from reconcile.planner.domain import OPEN_STATES, Meter
-from reconcile.shell import requests
-from reconcile.units import parse_duration, parse_time
+from reconcile.planner.domain import Meter
 
 COMMANDS = MqttCommand.__table__
 METER_GRACE_S = 60  # a run switched on within this before a reading may not draw yet (planner.meter)
+MAX_REASON_CHARS = 300
 
 
 @dataclass
@@ -40,33 +48,42 @@ class Inbox:
 
     def __call__(self, session: Session, home, now: datetime) -> None:
         zone = ZoneInfo(home.timezone)
-        names = {segment(name): name for name, in session.execute(
-            select(Appliance.name).where(Appliance.home_id == home.id).order_by(Appliance.id.desc()))}
+        appliances = {row.topic_id: row for row in session.execute(
+            select(Appliance).where(Appliance.home_id == home.id)).scalars() if row.topic_id}
         for message in self.commands:
-            self._apply(session, home.id, names, message, now, zone)
+            self._apply(session, home.id, appliances, message, now, zone)
         self.reading = self._read_meter(session, now, zone)
         session.info["meter"] = self.reading  # store.load_snapshot hands it to the planner
 
-    def _apply(self, session, home_id, names, message: Message, now, zone) -> None:
+    def _apply(self, session, home_id: int, appliances: dict, message: Message, now: datetime, zone) -> None:
         command_id, execution_id = None, None
         try:
-            appliance, action = parse_command_topic(self.settings.prefix, message.topic) or (None, None)
-            if appliance not in names:
-                raise ValueError(f"no appliance {appliance!r} in this home" if action else "not a command topic")
-            body = parse_payload(action, message.payload)
-            command_id = body.get("id")
-            if command_id is not None and _applied_before(session, home_id, command_id):
-                self.duplicates += 1
-                return
-            execution_id, said = _do(session, home_id, names[appliance], action, body, now, zone)
+            with session.begin_nested():  # a command that fails leaves nothing of itself behind
+                topic_id, action = command_topic(self.settings.prefix, message.topic)
+                appliance = appliances.get(topic_id)
+                if appliance is None:
+                    raise ValueError(f"no appliance {_quoted(topic_id)} in this home (topics name appliances by "
+                                     "their topic id)")
+                body = parse_payload(action, message.payload)
+                command_id = body["id"]
+                if command_id is not None and _applied_before(session, home_id, command_id):
+                    self.duplicates += 1
+                    return
+                execution_id, said = apply_command(session, home_id, appliance, action, body, now, zone)
             status = "applied"
             self.applied += 1
-        except (ValueError, ReconcileError) as error:
-            status, said = "rejected", str(error)
-            self.rejected.append(f"{message.topic[:80]}: {said}")
+        except (DataError, IntegrityError) as error:  # a value the database refused: the message's fault
+            status, said, execution_id = "rejected", f"the database refused it ({type(error.orig).__name__})", None
+        except SQLAlchemyError:
+            raise  # the database failed (locked, gone): the tick fails, nothing is acknowledged
+        except Exception as error:  # poison is a value: recorded, acknowledged, never redelivered
+            status, said, execution_id = "rejected", one_line(error), None
+        if status == "rejected":
+            self.rejected.append(f"{printable(message.topic.encode(errors='replace'), 80)}: {said}")
         session.execute(insert(COMMANDS).values(
-            home_id=home_id, received_at=now, topic=message.topic[:300], command_id=command_id, status=status,
-            reason=said, execution_id=execution_id, payload=printable(message.payload)))
+            home_id=home_id, received_at=now, topic=printable(message.topic.encode(errors="replace"), 300),
+            command_id=command_id, status=status, reason=said, execution_id=execution_id,
+            payload=printable(message.payload)))
 
     def _read_meter(self, session, now: datetime, zone) -> Meter | None:
         s = self.settings
@@ -76,14 +93,15 @@ class Inbox:
         if self.meter is not None:
             try:
                 value, measured = read_meter(self.meter.payload, key=s.meter_key, unit=s.meter_unit, zone=zone)
-            except ValueError as error:
-                self.meter_problem = str(error)
-            else:
                 # Without a time in it: a retained value already seen keeps its first sighting's time
                 # (a dead meter's last value ages out); anything else was measured about now.
                 if measured is None:
                     measured = at if (self.meter.retain and value == watts and at is not None) else now
-                watts, at = value, min(measured, now)
+                measured = check_not_ahead(measured, now)
+            except Exception as error:  # read_meter says ValueError; anything else is as bad
+                self.meter_problem = one_line(error)
+            else:
+                watts, at = value, measured
                 session.execute(update(SETTINGS).where(SETTINGS.c.home_id == s.home_id).values(
                     meter_w=watts, meter_at=at))
         return Meter(watts, at, s.meter_max_age_s, METER_GRACE_S)
@@ -96,42 +114,20 @@ class Inbox:
         return said
 
 
+def one_line(error: BaseException) -> str:
+    """Why a message was refused, in one line: our own messages as they are; any other exception by
+    its type only (its text may quote the payload: a KeyError is the key)."""
+    if type(error) in (ValueError, ReconcileError):
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return printable(text.encode(errors="replace"), MAX_REASON_CHARS)
+    return f"it could not be handled ({type(error).__name__}): rejected"
+
+
+def _quoted(text: str) -> str:
+    return repr(text[:40]) if text[:40].isprintable() else "(unprintable)"
+
+
 def _applied_before(session, home_id: int, command_id: str) -> bool:
     return session.execute(select(COMMANDS.c.id).where(
         COMMANDS.c.home_id == home_id, COMMANDS.c.command_id == command_id,
         COMMANDS.c.status == "applied").limit(1)).first() is not None
-
-
-def _do(session, home_id: int, appliance: str, action: str, body: dict, now: datetime, zone) -> tuple[int, str]:
-    """Apply one command: (execution id, what was done)."""
-    if action == "request":
-        within = body.get("within")
-        request = requests.Request(
-            appliance=appliance, program=body.get("program"),
-            not_before=_time(body.get("not_before"), now, zone, "not_before"),
-            within_s=None if within is None else parse_duration(str(within), what="within"),
-            by=_time(body.get("by"), now, zone, "by"), priority_class=body.get("priority_class"),
-            objective=body.get("objective"))
-        execution = requests.enqueue(session, now=now, request=request)
-        return execution.id, f"enqueued execution #{execution.id}"
-    execution_id = body.get("execution_id") or _open_run(session, home_id, appliance, action)
-    requests.end(session, now=now, execution_id=execution_id, reason="cancelled" if action == "cancel" else "done")
-    return execution_id, f"{'cancelled' if action == 'cancel' else 'done'} execution #{execution_id}"
-
-
-def _open_run(session, home_id: int, appliance: str, action: str) -> int:
-    """The run a cancel or done without an id means: the appliance's running or paused run, else
-    (cancel only) its oldest pending one."""
-    states = ("running", "paused") if action == "done" else OPEN_STATES
-    rows = session.execute(select(Execution.id, Execution.state).join(
-        Appliance, Appliance.id == Execution.appliance_id).where(
-        Appliance.home_id == home_id, Appliance.name == appliance, Execution.state.in_(states))
-        .order_by(Execution.id)).all()
-    rows.sort(key=lambda row: row.state == "pending")
-    if not rows:
-        raise ReconcileError(f"{appliance} has no {'started' if action == 'done' else 'open'} run")
-    return rows[0].id
-
-
-def _time(text: str | None, now: datetime, zone, what: str) -> datetime | None:
-    return None if text is None else parse_time(text, now=now, zone=zone, what=what)
