@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from reconcile.commands import appliances, homes, mqtt, plan_scenario, runs, setup_home, try_it, watch  # noqa: F401
+from reconcile.commands import appliances, homes, listen, mqtt, plan_scenario, runs, setup_home, try_it, watch  # noqa: F401
 from reconcile.commands.base import global_options, option, say
 
 
@@ -137,7 +137,8 @@ def options(
 
 
 # the order of `wattplan --help`
-for panel in (setup_home.PANEL, runs.PANEL, watch.PANEL, homes.PANEL, mqtt.PANEL, try_it.PANEL, plan_scenario.PANEL):
+for panel in (setup_home.PANEL, runs.PANEL, watch.PANEL, homes.PANEL, mqtt.PANEL, listen.PANEL, try_it.PANEL,
+              plan_scenario.PANEL):
     panel.add_to(app)
 
 

@@ -117,26 +117,6 @@ def mqtt_rejected(as_json: Json = False) -> None:
             f"{row['received_at']:%Y-%m-%d %H:%M:%S}Z {row['topic']}: {row['reason']} (payload {row['payload']!r})")
 
 
-@PANEL.command()
-def guard(grace: Annotated[str, option("DURATION", "How long import may stay above the limit.", "10s")] = "10s"
-          ) -> None:
-    """Watch the meter; when import stays above the limit, pause the lowest-priority pausable run."""
-    import time
-    from datetime import UTC, datetime
-
-    from reconcile.adapters.mqtt.client import BrokerDown
-    from reconcile.adapters.mqtt.guard import Guard
-
-    target, found, password = _configured()
-    if found is None:
-        raise ReconcileError("the guard needs MQTT: `wattplan mqtt set --broker … --meter-topic …`")
-    try:
-        Guard(engine=target, home=home_name(), settings=found, password=password, grace_s=seconds(grace, "--grace"),
-              monotonic=time.monotonic, wall=lambda: datetime.now(UTC), say=say).run()
-    except BrokerDown as error:
-        raise ReconcileError(str(error), ExitStatus.BROKER) from None
-
-
 def _configured():
     """(engine, the home's MQTT settings or None, the password or None)."""
     from reconcile.adapters.mqtt import settings
