@@ -26,6 +26,7 @@ _POWER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|nan|inf)\s
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 MAX_DURATION_S = 366 * 86400
 MAX_POWER_W = 10_000_000.0  # 10 MW: far above any house, far below where sums lose precision
+MAX_ENERGY_WH = MAX_POWER_W * 48  # 480 MWh: the largest power for the longest program (48 h)
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
@@ -74,6 +75,8 @@ def parse_energy(text: str, *, what: str = "energy") -> float:
     value = float(match.group(1)) * (1000 if match.group(2).lower() == "kwh" else 1)
     if not math.isfinite(value) or value <= 0:
         raise ReconcileError(f"{what} {text!r} must be a finite energy above zero")
+    if value > MAX_ENERGY_WH:  # else a duration derived from it overflows (1e308Wh: inf seconds)
+        raise ReconcileError(f"{what} {text!r} is above the largest accepted energy, 480MWh")
     return value
 
 

@@ -110,7 +110,7 @@ def read_only_mount(db: Path):
         unmount(view)
 
 
-WRITE_REFUSED = "the database is read-only (attempt to write a readonly database); nothing was changed"
+WRITE_REFUSED = "the database is read-only ("  # said before SQLite opens it, or by SQLite
 READ_ONLY = {  # SQLite cannot even open a WAL database on a read-only disk unless its -shm exists
     "immutable file": (immutable, (WRITE_REFUSED,)),
     "no write permission": (without_write_permission, (WRITE_REFUSED,)),

@@ -44,6 +44,25 @@ def writable(path: Path) -> bool:
         return False
 
 
+def align_sidecars(path: Path) -> None:
+    """Give `path`'s `-wal` and `-shm` the database's mode, as SQLite does when it creates them.
+
+    A `-shm` left by a failed write when the database was 0444 stays 0444 after the database is
+    made writable again, and SQLite then opens it read-only: every write fails. One this process may
+    not change (another user's) is left as it is; the write then fails with its one-line error."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return
+    for suffix in ("-wal", "-shm"):
+        sidecar = path.with_name(path.name + suffix)
+        try:
+            if sidecar.stat().st_mode & 0o777 != mode:
+                os.chmod(sidecar, mode)
+        except OSError:
+            pass  # gone meanwhile, or not ours
+
+
 def read_only_uri(path: Path) -> str:
     """A `file:` URI that reads `path` without creating `-wal`/`-shm` files where none are."""
     path = path.resolve()

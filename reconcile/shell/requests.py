@@ -1,6 +1,6 @@
 """Asking for runs and ending them: `enqueue`, `cancel`, `done`. The tick does the rest."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -126,7 +126,9 @@ def end(session: Session, *, now: datetime, execution_id: int, reason: str) -> T
     """End an execution the user stopped (`cancelled`) or the appliance reported over (`done`).
 
     The state machine decides (a run whose profile was already over is recorded completed at its
-    end); its power is freed at the next tick, which also tells a running appliance to stop.
+    end); its power is freed at the next tick, which also tells a running appliance to stop. A run
+    never ends before it started: after the clock came back (a tick then restarts a running run's
+    record at the earlier instant), the end is recorded at its `started_at` (README, "Clock").
     """
     home = load_home(session)
     execution = get_execution(session, execution_id)
@@ -138,8 +140,16 @@ def end(session: Session, *, now: datetime, execution_id: int, reason: str) -> T
     except RefusedTransition as refused:
         hint = f"; use `wattplan cancel {execution_id}`" if run.state == "pending" else ""
         raise ReconcileError(f"execution #{execution_id} {refused}{hint}") from None
+    change = _not_before_start(change, execution.started_at)
     session.execute(update(Execution), [{"id": execution_id, **transition_columns(change)}])
     return change
+
+
+def _not_before_start(change: Transition, started_at: datetime | None) -> Transition:
+    """`change`, an end, moved to `started_at` if it fell before it (the clock was behind)."""
+    if started_at is None or change.ended_at is None or change.ended_at >= started_at:
+        return change
+    return replace(change, state_since=started_at, ended_at=started_at)
 
 
 def list_executions(session: Session, *, include_closed: bool) -> list[Execution]:
