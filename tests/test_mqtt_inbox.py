@@ -5,7 +5,10 @@ is a case here: it stopped every tick on c6b7e5b, or hit the wrong run."""
 
 import json
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +18,9 @@ from reconcile.adapters.mqtt.topics import Message
 from reconcile.shell.db import make_engine, transaction
 from reconcile.shell.tick import run_tick
 from tests.cli_home import rows, wattplan
+from tests.mqtt_broker import Listener, broker  # noqa: F401  (broker: a fixture)
+
+BIN = Path(sys.executable).parent / "wattplan"
 
 NOW = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)  # 08:00 in Berlin
 MIN = timedelta(minutes=1)
@@ -230,3 +236,33 @@ def test_bad_request_values_are_rejected_in_one_printable_line(house, payload) -
 
 def test_a_message_remembers_the_brokers_dup_flag() -> None:
     assert Message("t", b"", 1, 1).dup is False and Message("t", b"", 1, 1, dup=True).dup is True
+
+
+# --- end to end: a real Mosquitto, real `wattplan tick` processes -------------------------------
+
+def test_poison_through_a_real_broker_leaves_every_later_tick_exiting_0(tmp_path, broker) -> None:  # noqa: F811
+    db = tmp_path / "e2e.db"
+    for args in (("init", "--limit", "4.6kW", "--timezone", "Europe/Berlin"), ("appliance", "add", "washer"),
+                 ("profile", "add", "washer", "eco", "--power", "2kW", "--duration", "1h"),
+                 ("mqtt", "set", "--broker", broker.url, "--meter-topic", "meter/house"),
+                 ("tick", "--now", "2026-12-01T10:00:00Z")):  # the first tick creates the broker session
+        assert cli(db, *args).returncode == 0
+    ha = Listener(broker.port, "wattplan/status")
+    try:
+        ha.publish("meter/house", b"[" * 3000 + b"]" * 3000, retain=True)  # retained: delivered to every tick
+        ha.publish(REQUEST.format("washer"), '{"program":' + "[" * 2000 + "]" * 2000 + "}")
+        ha.publish(REQUEST.format("washer"), "eco")
+    finally:
+        ha.close()
+    for minute in (1, 2, 3):
+        done = cli(db, "tick", "--now", f"2026-12-01T10:0{minute}:00Z")
+        assert (done.returncode, done.stderr) == (0, ""), done.stderr
+        assert "meter: the meter payload nests deeper than 16 levels" in done.stdout and "published" in done.stdout
+    statuses = rows(db, "SELECT status, reason FROM mqttcommand ORDER BY id")
+    assert [status for status, _reason in statuses] == ["rejected", "applied"]  # once: acknowledged, not redelivered
+    assert "nests deeper than" in statuses[0][1]
+    assert rows(db, "SELECT id, state FROM execution") == [(1, "pending")]  # no reading: nothing new starts
+
+
+def cli(db, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN), "--db", str(db), *args], capture_output=True, text=True, timeout=120)
