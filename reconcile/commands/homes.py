@@ -50,7 +50,7 @@ def worker(
         signal.signal(sig, lambda number, _frame: stopping.append(number))
     say(f"worker: ticking every home every {every}")
     done = work(target, period_s=period_s, clock=clock, sleep=time.sleep, running=lambda: not stopping,
-                tick_home=tick_home, report=_report)
+                tick_home=tick_home, report=_report, say=lambda line: say(line, console=err))
     say(f"worker: stopped after {done} home-ticks")
 
 
