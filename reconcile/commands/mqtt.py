@@ -14,17 +14,26 @@ PANEL = Panel("MQTT and Home Assistant")
 mqtt_app = PANEL.group("mqtt", help="Connect the tick to an MQTT broker and Home Assistant.")
 
 
+def _file(help: str):
+    return Annotated[str | None, option("FILE", help, "none")]
+
+
 @command(mqtt_app, "set")
 def mqtt_set(
-    broker: Annotated[str | None, option("URL", "mqtt://HOST:PORT, or mqtts://HOST:PORT for TLS.")] = None,
-    username: Annotated[str | None, option("USER", "The broker's user name.")] = None,
-    password_file: Annotated[str | None, option(
-        "FILE", "A file holding the password (first line); it is read at each tick, never stored.")] = None,
-    tls: Annotated[bool, typer.Option("--tls", help="Connect with TLS (the system's CA certificates).")] = False,
+    broker: Annotated[str | None, option("URL", "mqtt://HOST:PORT, mqtts://HOST:PORT for TLS, mqtt://[::1]:1883 "
+                                                "for IPv6; mqtt:// keeps TLS as it is.")] = None,
+    username: Annotated[str | None, option("USER", "The broker's user name (\"\": none).")] = None,
+    password_file: _file("A file holding the password (first line); it is read at each tick, never stored.") = None,
+    tls: Annotated[bool | None, typer.Option("--tls/--no-tls", help=(
+        "Connect with TLS, or without (--no-tls); not given: as it is.") , show_default=False)] = None,
+    ca_file: _file("TLS: the CA certificates (PEM) that sign the broker's; none: the system's.") = None,
+    cert_file: _file("TLS: a client certificate (PEM; its key in it or in --key-file); none: no certificate.") = None,
+    key_file: _file("TLS: the client certificate's unencrypted key (PEM).") = None,
     prefix: Annotated[str | None, option("TOPIC", "Topic prefix of wattplan's topics.", "wattplan")] = None,
     discovery_prefix: Annotated[str | None, option("TOPIC", "Home Assistant's discovery prefix.",
                                                    "homeassistant")] = None,
-    meter_topic: Annotated[str | None, option("TOPIC", "Topic of the household's grid import.", "none")] = None,
+    meter_topic: Annotated[str | None, option("TOPIC", "Topic of the household's grid import; none: no meter.",
+                                              "none")] = None,
     meter_key: Annotated[str | None, option("JSON_KEY", "The power's key in a JSON payload (dotted: "
                                                         "ENERGY.Power).", "a plain number")] = None,
     meter_unit: Annotated[str | None, option("W|kW", "The meter's unit.", "W")] = None,
@@ -33,21 +42,19 @@ def mqtt_set(
     """Set up (or change) how the tick talks to the MQTT broker; only the options given change."""
     from reconcile.adapters.mqtt import settings
 
-    changes = {}
+    changes = _changes(password_file, ca_file, cert_file, key_file)
     if broker is not None:
-        host, port, secure = settings.parse_broker(broker, tls)
-        changes.update(broker=f"{'mqtts' if secure else 'mqtt'}://{host}:{port}", tls=secure)
-    elif tls:
-        changes["tls"] = True
-    if password_file is not None:
-        settings.read_password(password_file)  # refused now, in one line, rather than at every tick
-        changes["password_file"] = password_file
+        changes["broker"] = broker
+    if tls is not None:
+        changes["tls"] = tls
     if username is not None:
         changes["username"] = username or None
     for name, value, what in (("prefix", prefix, "--prefix"), ("discovery_prefix", discovery_prefix,
-                              "--discovery-prefix"), ("meter_topic", meter_topic, "--meter-topic")):
+                              "--discovery-prefix")):
         if value is not None:
             changes[name] = settings.check_topic(value, what)
+    if meter_topic is not None:
+        changes["meter_topic"] = None if meter_topic == "none" else settings.check_topic(meter_topic, "--meter-topic")
     if meter_key is not None:
         changes["meter_key"] = meter_key or None
     if meter_unit is not None:
@@ -58,7 +65,21 @@ def mqtt_set(
         changes["meter_max_age_s"] = seconds(meter_max_age, "--meter-max-age")
     with session() as s:
         done = settings.configure(s, now=clock(), changes=changes)
-    say(f"mqtt: {done.broker} as {done.client_id}, topics under {done.prefix}/")
+    said = f", CA {done.ca_file}" * bool(done.ca_file) + f", certificate {done.cert_file}" * bool(done.cert_file)
+    say(f"mqtt: {done.broker} as {done.client_id}, topics under {done.prefix}/{said}")
+
+
+def _changes(password_file, ca_file, cert_file, key_file) -> dict:
+    """The files given, as stored (absolute; none: cleared); the password file read now, so that a
+    wrong one is refused in one line here rather than at every tick. TLS files: `configure`."""
+    from reconcile.adapters.mqtt import settings, tls_files
+
+    changes = {name: tls_files.stored_path(value) for name, value in (
+        ("password_file", password_file), ("ca_file", ca_file), ("cert_file", cert_file), ("key_file", key_file))
+        if value is not None}
+    if changes.get("password_file"):
+        settings.read_password(changes["password_file"])
+    return changes
 
 
 @command(mqtt_app, "show")
@@ -75,6 +96,9 @@ def mqtt_show(as_json: Json = False) -> None:
         return emit(data, True)
     for key, value in data.items():
         say(f"{key}: {'' if value is None else value}")
+    if found.session_lost_at is not None:
+        say(f"broker lost the session at {found.session_lost_at:%Y-%m-%d %H:%M:%S}Z (commands queued on it "
+            "then were lost)")
 
 
 def shown(found, now) -> dict:
