@@ -16,15 +16,16 @@ EXPIRE_AFTER_S = 180  # three tick periods
 ORIGIN = {"name": "wattplan"}
 
 
-def discovery_messages(settings: Settings, appliances: dict[str, list[str]]) -> list[tuple[str, bytes, bool]]:
-    """(topic, config, retain) for every entity; `appliances`: name -> its programs."""
+def discovery_messages(settings: Settings, appliances: dict[str, tuple[str, list[str]]]
+                       ) -> list[tuple[str, bytes, bool]]:
+    """(topic, config, retain) for every entity; `appliances`: name -> (its topic id, its programs)."""
     site_id = f"wattplan_{segment(settings.home)}"
     configs = [_site_entity(settings, site_id, key, name, unit)
                for key, name, unit in (("limit_w", "Limit", "W"), ("capacity_now_w", "Capacity now", "W"),
                                        ("planned_w", "Planned load", "W"), ("import_w", "Grid import", "W"),
                                        ("last_tick", "Last tick", None))]
-    for appliance, programs in sorted(appliances.items()):
-        configs += _appliance_entities(settings, site_id, appliance, programs)
+    for appliance, (topic_id, programs) in sorted(appliances.items()):
+        configs += _appliance_entities(settings, site_id, appliance, topic_id, programs)
     return [(topic, dumps(config), True) for topic, config in configs]
 
 
@@ -55,8 +56,18 @@ def _site_entity(settings: Settings, site_id: str, key: str, name: str, unit: st
     return f"{settings.discovery_prefix}/sensor/{site_id}/{key}/config", config
 
 
-def _appliance_entities(settings: Settings, site_id: str, appliance: str, programs: list[str]) -> list[tuple]:
-    level = segment(appliance)
+def cleared(previous: tuple[str, ...], configs: list[tuple[str, bytes, bool]]) -> list[tuple[str, bytes, bool]]:
+    """An empty retained config for each topic published before and no longer: Home Assistant
+    removes the entity (and a device left without entities), so a removed appliance or program
+    leaves Home Assistant."""
+    now_published = {topic for topic, _payload, _retain in configs}
+    return [(topic, b"", True) for topic in previous if topic not in now_published]
+
+
+def _appliance_entities(settings: Settings, site_id: str, appliance: str, level: str,
+                        programs: list[str]) -> list[tuple]:
+    """The entities of one appliance; `level` is its stored topic id (`shell.topic_ids`): unique in
+    the home, so two names that sanitise alike (`a/b`, `a_b`) never share topics or unique ids."""
     device_id = f"{site_id}_{level}"
     base = f"{settings.prefix}/{level}"
     device = {"identifiers": [device_id], "name": appliance, "manufacturer": "wattplan", "model": "appliance",

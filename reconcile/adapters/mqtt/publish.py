@@ -12,12 +12,13 @@ from sqlmodel import Session
 from models import Appliance, Execution, Profile, TimetableEntry
 from reconcile.adapters.mqtt.relays import relay_messages
 from reconcile.adapters.mqtt.settings import Settings
-from reconcile.adapters.mqtt.topics import dumps, segment
+from reconcile.adapters.mqtt.topics import dumps
 from reconcile.planner.domain import OPEN_STATES, Meter
 from reconcile.planner.grid import make_grid
 from reconcile.planner.meter import fresh, power_at
 from reconcile.shell import views
 from reconcile.shell.store import home_row, load_snapshot
+from reconcile.shell.topic_ids import derive
 
 
 def state_messages(session: Session, settings: Settings, now: datetime, meter: Meter | None) -> list[tuple]:
@@ -30,6 +31,8 @@ def state_messages(session: Session, settings: Settings, now: datetime, meter: M
     plans = _plans(session, settings.home_id)
     relays = dict(session.execute(select(Appliance.name, Appliance.relay).where(
         Appliance.home_id == settings.home_id, Appliance.relay.is_not(None))).all())
+    levels = dict(session.execute(select(Appliance.name, Appliance.topic_id).where(
+        Appliance.home_id == settings.home_id)).all())
     prefix, messages, drawing = settings.prefix, [], 0.0
     for row in states:
         run = runs.get(row.execution_id) if row.should_run else None
@@ -41,7 +44,7 @@ def state_messages(session: Session, settings: Settings, now: datetime, meter: M
                  "valid_until": _iso(row.valid_until), "reason": row.reason, "decision": row.decision,
                  "status": _status(row, mine), "program": _first(mine, "program"),
                  "planned_start": _first(mine, "planned_start"), "planned_end": _first(mine, "planned_end")}
-        level = f"{prefix}/{segment(row.appliance)}"
+        level = f"{prefix}/{levels.get(row.appliance) or derive(row.appliance)}"  # its stored topic id
         messages += [(f"{level}/state", dumps(state), True), (f"{level}/plan", dumps(mine), True)]
         if row.appliance in relays:
             messages += relay_messages(relays[row.appliance], row.should_run)
