@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -162,9 +163,12 @@ def test_the_will_says_offline_only_when_no_tick_reconnects_within_its_delay(hom
     with settings.reading(engine, None) as session:
         found = settings.load(session)
     engine.dispose()
+    # The retained online reaches the listener after its SUBACK: wait for it, or the read races it.
+    wait_for(lambda: ha.get("wattplan/status") == b"online", what="the retained online")
     # 15 s: the second tick connects within it even on a loaded machine (1 s is usual)
     Broker(found, None, will_delay_s=15).open().close()  # a tick, with a 15 s will delay
     Broker(found, None, will_delay_s=15).open().close()  # the next tick, within the delay: no offline
+    time.sleep(2)  # an undelayed will would have arrived by now
     assert ha.get("wattplan/status") == b"online"
     wait_for(lambda: ha.get("wattplan/status") == b"offline", timeout_s=60, what="the delayed will")
 
