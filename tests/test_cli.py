@@ -76,7 +76,8 @@ def test_appliance_add_list_show_remove(washer):
                      "priority_class": 5, "max_delay_s": 21600, "min_power_w": None, "max_power_w": None,
                      "power_step_w": None, "relay": None,
                      "programs": [{"appliance": "washer", "name": "eco", "slot_s": 5400, "duration_s": 5400,
-                                   "energy_wh": 3000.0, "peak_w": 2000.0, "source": None}]}
+                                   "energy_wh": 3000.0, "peak_w": 2000.0, "source": None}],
+                     "topic_id": "washer", "default_energy_wh": None}
     assert wattplan("appliance", "remove", "heater").stdout == "removed appliance 'heater'\n"
     assert [a["name"] for a in json.loads(wattplan("appliance", "list", "--json").stdout)] == ["washer"]
 

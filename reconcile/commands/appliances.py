@@ -19,6 +19,10 @@ Current = Annotated[str | None, option("A-A", "Modulating, in whole amperes: e.g
                                               "--min-power/--max-power/--step).")]
 Phases = Annotated[int, typer.Option(metavar="1|3", help="With --current: phases of the charger.")]
 Voltage = Annotated[str, option("VOLTS", "With --current: phase voltage.", "230V")]
+TopicId = Annotated[str | None, option("ID", "Its MQTT topic level (<prefix>/ID/...): a-z, 0-9, - and _, unique "
+                                             "in the home.", "made from the name")]
+DefaultEnergy = Annotated[str | None, option("ENERGY", "Modulating: the energy of a request that names none (Home "
+                                                       "Assistant's button), e.g. 20kWh.", "to full")]
 PriorityClass = Annotated[int | None, typer.Option(metavar="N", help="Default priority class of new requests, "
                                                                       "1 (low) to 10 (urgent).")]
 
@@ -42,6 +46,8 @@ def appliance_add(
     current: Current = None,
     phases: Phases = 1,
     voltage: Voltage = "230V",
+    topic_id: TopicId = None,
+    default_energy: DefaultEnergy = None,
 ) -> None:
     """Add an appliance for wattplan to schedule; with a power range it modulates (runs ask for --energy)."""
     from reconcile.shell import catalog
@@ -53,7 +59,7 @@ def appliance_add(
     with session() as s:
         catalog.add_appliance(s, now=clock(), name=name, interruptible=interruptible,
                               priority_class=priority_class, max_delay_s=max_delay_s, power_range=power_range,
-                              **runs)
+                              topic_id=topic_id, default_energy_wh=_energy(default_energy), **runs)
     if power_range:
         low, high, stepped = (format_power(w) for w in (power_range[0], power_range[1], power_range[2] or 0))
         say(f"added modulating appliance {name!r}: {low} to {high}" + (f" in steps of {stepped}" * bool(
@@ -78,26 +84,75 @@ def _power_range(min_power, max_power, step, current, phases, voltage) -> tuple 
     return power(min_power, "--min-power"), power(max_power, "--max-power"), power(step, "--step")
 
 
+def _energy(text: str | None) -> float | None:
+    from reconcile.units import parse_energy
+
+    return None if text is None or text == "none" else parse_energy(text, what="--default-energy")
+
+
 @command(appliance_app, "list")
 def appliance_list(as_json: Json = False) -> None:
-    """List the appliances with their settings and programs."""
-    from reconcile.presentation import render
-    from reconcile.shell import views
+    """List the appliances with their settings, programs and (with MQTT) topic ids."""
+    from rich.console import Group
 
-    with session(write=False) as s:
-        rows = views.appliances(s)
-    emit(rows, as_json, render.appliances(rows))
+    from reconcile.presentation import render
+
+    rows, extras, prefix = _listed(None)
+    table = render.appliances(rows)
+    emit(_with(rows, extras), as_json, table if prefix is None else Group(table, "", _topics(rows, extras, prefix)))
 
 
 @command(appliance_app, "show")
 def appliance_show(name: Name, as_json: Json = False) -> None:
-    """Show one appliance and its programs."""
+    """Show one appliance, its programs and its topic id."""
+    from rich.console import Group
+
     from reconcile.presentation import render
+
+    (row,), extras, prefix = _listed(name)
+    energy = extras[row.name]["default_energy_wh"]
+    lines = [f"default energy of a request: {format_energy(energy)}"] if energy is not None else []
+    emit(_with([row], extras)[0], as_json, Group(render.appliance(row), "", _topics([row], extras, prefix), *lines))
+
+
+def _listed(name: str | None) -> tuple[list, dict, str | None]:
+    """(the appliances' views, their topic ids and default energies, the home's MQTT prefix or None)."""
     from reconcile.shell import views
+    from reconcile.shell.appliance_settings import extras
 
     with session(write=False) as s:
-        (row,) = views.appliances(s, name)
-    emit(row, as_json, render.appliance(row))
+        return views.appliances(s, name), extras(s), _mqtt_prefix(s)
+
+
+def _mqtt_prefix(s) -> str | None:
+    from sqlalchemy import select
+
+    from models import MqttSettings
+    from reconcile.shell.store import load_home
+
+    return s.execute(select(MqttSettings.prefix).where(MqttSettings.home_id == load_home(s).id)).scalar()
+
+
+def _with(rows, extras) -> list[dict]:
+    """The JSON of each appliance: the view's keys, then `topic_id` and `default_energy_wh`."""
+    from reconcile.shell.views import as_data
+
+    return [{**as_data(row), **extras[row.name]} for row in rows]
+
+
+def _topics(rows, extras, prefix: str | None):
+    """Each appliance's topic id and where its topics are (`<prefix>/<topic id>/...`)."""
+    from rich.table import Table
+
+    table = Table("appliance", "topic id", "topics", header_style="bold", box=None, pad_edge=False)
+    for row in rows:
+        topic_id = extras[row.name]["topic_id"]
+        table.add_row(row.name, topic_id, f"{prefix}/{topic_id}/..." if prefix else "- (no MQTT: `mqtt set`)")
+    return table
+
+
+def format_energy(wh: float) -> str:
+    return f"{wh / 1000:g}kWh" if wh >= 1000 else f"{wh:g}Wh"
 
 
 @command(appliance_app, "remove")
@@ -127,6 +182,10 @@ def appliance_set(
     priority_class: PriorityClass = None,
     max_delay: Annotated[str | None, option("DURATION", "Default longest wait of new requests; none: no "
                                                         "rise.")] = None,
+    topic_id: Annotated[str | None, option("ID", "Its MQTT topic level: a-z, 0-9, - and _, unique in the home "
+                                                 "(Home Assistant's entities move with it).")] = None,
+    default_energy: Annotated[str | None, option("ENERGY", "Modulating: the energy of a request that names none, "
+                                                           "e.g. 20kWh; none: to full.")] = None,
 ) -> None:
     """Change an appliance's settings; those not given stay as they are.
 
@@ -138,7 +197,9 @@ def appliance_set(
     changes = Changes(**_range_changes(min_power, max_power, step, current, phases, voltage),
                       min_run_s=seconds(min_run, "--min-run"), min_pause_s=seconds(min_pause, "--min-pause"),
                       priority_class=priority_class, max_delay_s=None if max_delay == "none" else
-                      seconds(max_delay, "--max-delay"), clear_max_delay=max_delay == "none")
+                      seconds(max_delay, "--max-delay"), clear_max_delay=max_delay == "none",
+                      topic_id=topic_id, default_energy_wh=_energy(default_energy),
+                      clear_default_energy=default_energy == "none")
     spec = _relay(relay)
     if changes == Changes() and relay is None:
         raise ReconcileError("nothing to change: give a setting, e.g. --max-power 7.4kW (see --help)",
@@ -146,6 +207,7 @@ def appliance_set(
     with session() as s:
         appliance = change_appliance(s, name=name, changes=changes)
         if relay is not None:
+            _check_relay(s, spec)
             appliance.relay = spec
         say(f"{name}: " + _described(appliance, changes, relay is not None))
 
@@ -170,6 +232,22 @@ def _relay(relay: str | None):
     return parse_relay(relay)
 
 
+def _check_relay(s, spec: str | None) -> None:
+    """A relay's topics lie under neither wattplan's prefix nor the discovery prefix (the defaults
+    while MQTT is off: `mqtt set` checks the relays again against the prefixes it is given)."""
+    if spec is None:
+        return
+    from sqlalchemy import select
+
+    from models import MqttSettings
+    from reconcile.adapters.mqtt.topic_rules import check_relay
+    from reconcile.shell.store import load_home
+
+    found = s.execute(select(MqttSettings.prefix, MqttSettings.discovery_prefix)
+                      .where(MqttSettings.home_id == load_home(s).id)).first()
+    check_relay(spec, *(found or ("wattplan", "homeassistant")))
+
+
 def _described(appliance, changes, relay_changed: bool) -> str:
     """What the appliance's changed settings now are, in one line."""
     said = []
@@ -186,4 +264,9 @@ def _described(appliance, changes, relay_changed: bool) -> str:
         said.append(f"longest wait {wait} for new requests")
     if relay_changed:
         said.append(f"relay {appliance.relay or 'none'}")
+    if changes.topic_id is not None:
+        said.append(f"topic id {appliance.topic_id}")
+    if changes.default_energy_wh is not None or changes.clear_default_energy:
+        energy = appliance.default_energy_wh
+        said.append(f"default energy {format_energy(energy) if energy else 'none (to full)'}")
     return "; ".join(said)

@@ -1,5 +1,8 @@
 """Changing an appliance's settings after it was added (`wattplan appliance set`).
 
+Its topic id and a modulating appliance's default energy are read by each tick's MQTT path, so
+they apply from the next tick.
+
 The planner reads an appliance's settings at every tick, so most changes reach open runs at the
 next tick: the power range's minimum and step, the minimum run and pause. Two do not:
 
@@ -21,8 +24,10 @@ from sqlmodel import Session
 from models import Appliance, Execution
 from reconcile.errors import ReconcileError
 from reconcile.planner.domain import OPEN_STATES
+from reconcile.shell import catalog
 from reconcile.shell.catalog import CHARGE, check_power_range, check_priority_class, find_appliance, programs_of
 from reconcile.shell.store import load_home
+from reconcile.shell.topic_ids import check_free
 from reconcile.units import format_power
 
 
@@ -39,6 +44,9 @@ class Changes:
     priority_class: int | None = None
     max_delay_s: int | None = None
     clear_max_delay: bool = False
+    topic_id: str | None = None  # its MQTT topic level (`topic_ids`): unique in the home
+    default_energy_wh: float | None = None  # modulating: the energy of a request that names none
+    clear_default_energy: bool = False  # such a request charges to full again
 
     @property
     def touches_range(self) -> bool:
@@ -59,6 +67,12 @@ def change_appliance(session: Session, *, name: str, changes: Changes) -> Applia
         appliance.priority_class = changes.priority_class
     if changes.max_delay_s is not None or changes.clear_max_delay:
         appliance.max_delay_s = changes.max_delay_s
+    if changes.topic_id is not None:
+        appliance.topic_id = check_free(session, home.id, changes.topic_id, but=appliance.id)
+    if changes.default_energy_wh is not None or changes.clear_default_energy:
+        if appliance.max_power_w is None:
+            raise ReconcileError(catalog.NOT_MODULATING)
+        appliance.default_energy_wh = changes.default_energy_wh
     session.flush()
     return appliance
 
@@ -104,3 +118,10 @@ def _an_open_run(session: Session, appliance: Appliance) -> int | None:
     return session.execute(select(Execution.id).where(Execution.appliance_id == appliance.id,
                                                       Execution.state.in_(OPEN_STATES))
                            .order_by(Execution.id).limit(1)).scalar()
+
+
+def extras(session: Session) -> dict[str, dict]:
+    """Each appliance's settings the listing's view leaves out, by name: its topic id and default energy."""
+    rows = session.execute(select(Appliance.name, Appliance.topic_id, Appliance.default_energy_wh)
+                           .where(Appliance.home_id == load_home(session).id))
+    return {name: {"topic_id": topic_id, "default_energy_wh": energy} for name, topic_id, energy in rows}

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from models import OBJECTIVES, PLANNERS, Appliance, Execution, Home, Profile
 from reconcile.errors import ReconcileError
 from reconcile.shell.store import SEVERAL_HOMES, chosen_home, load_home
-from reconcile.shell.topic_ids import unique_topic_id
+from reconcile.shell.topic_ids import check_free, unique_topic_id
 from reconcile.units import format_duration, format_power, parse_zone
 
 MIN_SLOT_S, MAX_SLOT_S = 60, 3600
@@ -107,9 +107,12 @@ def check_name(name: str, what: str) -> None:
 
 def add_appliance(session: Session, *, now: datetime, name: str, interruptible: bool = False,
                   min_run_s: int = 0, min_pause_s: int = 0, priority_class: int = 5,
-                  max_delay_s: int | None = None, power_range: tuple | None = None) -> Appliance:
-    """A new appliance of the home; names are unique per home. `power_range` (min W, max W,
-    step W or None) makes it modulating: its runs ask for energy, its one program is `charge`."""
+                  max_delay_s: int | None = None, power_range: tuple | None = None, topic_id: str | None = None,
+                  default_energy_wh: float | None = None) -> Appliance:
+    """A new appliance of the home; names are unique per home, and so are topic ids (`topic_id`;
+    None: derived from the name). `power_range` (min W, max W, step W or None) makes it
+    modulating: its runs ask for energy (`default_energy_wh` when a request names none), its one
+    program is `charge`."""
     home = load_home(session)
     check_name(name, "an appliance")
     if find_appliance(session, home.id, name, required=False) is not None:
@@ -120,10 +123,13 @@ def add_appliance(session: Session, *, now: datetime, name: str, interruptible: 
     if not interruptible and power_range is None and (min_run_s or min_pause_s):
         raise ReconcileError("--min-run and --min-pause apply only to an --interruptible appliance")
     low, high, step = check_power_range(*power_range, home.limit_w) if power_range else (None, None, None)
+    if default_energy_wh is not None and power_range is None:
+        raise ReconcileError(NOT_MODULATING)
+    topic_id = unique_topic_id(session, home.id, name) if topic_id is None else check_free(session, home.id, topic_id)
     appliance = Appliance(home_id=home.id, name=name, interruptible=interruptible or power_range is not None,
                           min_run_s=min_run_s, min_pause_s=min_pause_s, priority_class=priority_class,
                           max_delay_s=max_delay_s, created_at=now, min_power_w=low, max_power_w=high,
-                          power_step_w=step, topic_id=unique_topic_id(session, home.id, name))
+                          power_step_w=step, topic_id=topic_id, default_energy_wh=default_energy_wh)
     session.add(appliance)
     session.flush()
     if high is not None:  # an execution names a program: a modulating one's is its full power
@@ -133,6 +139,8 @@ def add_appliance(session: Session, *, now: datetime, name: str, interruptible: 
 
 
 CHARGE = "charge"  # the one program of a modulating appliance
+NOT_MODULATING = ("--default-energy is for a modulating appliance (--max-power or --current): a program's runs "
+                  "take the program's energy")
 
 
 def check_power_range(low: float, high: float, step: float | None, limit_w: float) -> tuple:

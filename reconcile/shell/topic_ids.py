@@ -37,6 +37,17 @@ def check_topic_id(topic_id: str) -> str:
     return topic_id
 
 
+def check_free(session, home_id: int, topic_id: str, but: int | None = None) -> str:
+    """`topic_id` checked (`check_topic_id`) and held by no other appliance of the home (`but`: the
+    appliance it is for), else ReconcileError naming the appliance that has it."""
+    check_topic_id(topic_id)
+    holder = session.execute(select(Appliance.name).where(Appliance.home_id == home_id, Appliance.topic_id ==
+                                                          topic_id, Appliance.id != (but or -1))).scalar()
+    if holder is not None:
+        raise ReconcileError(f"topic id {topic_id!r} belongs to appliance {holder!r}: each appliance of a home has its own")
+    return topic_id
+
+
 def taken_topic_ids(session, home_id: int, but: int | None = None) -> set[str]:
     rows = session.execute(select(Appliance.id, Appliance.topic_id).where(Appliance.home_id == home_id))
     return {topic_id for appliance_id, topic_id in rows if topic_id and appliance_id != but}
