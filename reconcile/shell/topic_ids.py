@@ -44,7 +44,8 @@ def check_free(session, home_id: int, topic_id: str, but: int | None = None) -> 
     holder = session.execute(select(Appliance.name).where(Appliance.home_id == home_id, Appliance.topic_id ==
                                                           topic_id, Appliance.id != (but or -1))).scalar()
     if holder is not None:
-        raise ReconcileError(f"topic id {topic_id!r} belongs to appliance {holder!r}: each appliance of a home has its own")
+        raise ReconcileError(f"topic id {topic_id!r} belongs to appliance {holder!r}: "
+                             "each appliance of a home has its own")
     return topic_id
 
 
